@@ -1,0 +1,63 @@
+import Contract
+import Foundation
+import Kafka
+import ServiceRuntime
+
+/// A billing webhook on its way to `billing.events`: the raw body as the value, CloudEvents headers.
+struct BillingEvent: Sendable {
+    let key: MessageKey
+    /// Stable across redeliveries of the same webhook.
+    let id: String
+    let type: String
+    let typeKnown: Bool
+    let source: String
+    /// The sender's W3C trace context, when it sent a valid one.
+    let traceParent: String?
+    let body: [UInt8]
+}
+
+/// Produces billing events and waits for the brokers' acknowledgement.
+struct BillingEventPublisher: Sendable {
+    let producer: KafkaProducer
+    let topic: String
+
+    func publish(_ event: BillingEvent) async throws {
+        let headers = [
+            KafkaHeader(name: MessageHeader.id, value: event.id),
+            KafkaHeader(name: MessageHeader.type, value: event.type),
+            KafkaHeader(name: MessageHeader.source, value: event.source),
+            KafkaHeader(name: MessageHeader.time, value: Date().crossbillTimestamp),
+            KafkaHeader(name: MessageHeader.specVersion, value: MessageHeader.specVersionValue),
+            KafkaHeader(name: MessageHeader.contentType, value: MessageHeader.jsonContentType),
+            KafkaHeader(name: MessageHeader.traceParent, value: TraceParent.continuing(event.traceParent)),
+            KafkaHeader(name: MessageHeader.webhookTypeStatus, value: event.typeKnown ? "known" : "unknown"),
+        ]
+        _ = try await producer.send(
+            KafkaOutgoingMessage(topic: topic, key: event.key.description, value: event.body, headers: headers)
+        )
+    }
+}
+
+/// W3C trace context (`version-traceid-parentid-flags`): continue the sender's trace, or start one.
+enum TraceParent {
+    static func continuing(_ incoming: String?) -> String {
+        if let incoming, isValid(incoming) { return incoming.lowercased() }
+        return "00-\(randomHex(bytes: 16))-\(randomHex(bytes: 8))-01"
+    }
+
+    static func isValid(_ value: String) -> Bool {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0].lowercased() != "ff",
+            parts[1].count == 32, parts[2].count == 16, parts[3].count == 2
+        else { return false }
+        let hex = Set("0123456789abcdefABCDEF")
+        guard parts.prefix(4).allSatisfy({ $0.allSatisfy(hex.contains) }) else { return false }
+        // All-zero trace and parent ids are invalid.
+        return parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+    }
+
+    private static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}

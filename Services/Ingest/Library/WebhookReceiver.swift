@@ -1,0 +1,160 @@
+import Contract
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Kafka
+import Logging
+import Metrics
+import ServiceRuntime
+
+/// Turns one signed Lago webhook into one event on `billing.events`, acknowledging it only once the
+/// brokers stored it.
+struct WebhookReceiver: Sendable {
+    struct Organization: Sendable {
+        let settings: OrganizationSettings
+        let verifier: SignatureVerifier
+    }
+
+    let organizations: [String: Organization]
+    let configuration: IngestConfiguration
+    let ledger: DeliveryLedger
+    let publisher: BillingEventPublisher
+
+    init(configuration: IngestConfiguration, ledger: DeliveryLedger, publisher: BillingEventPublisher) async throws {
+        var organizations: [String: Organization] = [:]
+        for settings in configuration.organizations {
+            let organization = Organization(settings: settings, verifier: try await SignatureVerifier(settings))
+            // Reachable by name and, when configured, by Lago's organization id.
+            organizations[settings.name] = organization
+            if let id = settings.id { organizations[id] = organization }
+        }
+        self.organizations = organizations
+        self.configuration = configuration
+        self.ledger = ledger
+        self.publisher = publisher
+    }
+
+    struct Acknowledgement: ResponseEncodable {
+        enum Status: String, Codable { case accepted, duplicate }
+        let status: Status
+        let eventID: String
+        let webhookType: String
+        let webhookTypeKnown: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case status
+            case eventID = "event_id"
+            case webhookType = "webhook_type"
+            case webhookTypeKnown = "webhook_type_known"
+        }
+    }
+
+    func receive(_ request: Request, context: some RequestContext) async throws -> Acknowledgement {
+        let name = try context.parameters.require("organization")
+        guard let organization = organizations[name] else {
+            throw Problem(.notFound, kind: "unknown-organization", detail: "No organization named \(name) is configured.")
+        }
+        try checkContentType(request.headers[.contentType])
+        let body = try await collectBody(request)
+        try await organization.verifier.verify(
+            body: body,
+            signature: request.headers[.lagoSignature],
+            algorithmName: request.headers[.lagoSignatureAlgorithm]
+        )
+        let envelope = try LagoEnvelope.parse(body)
+        let organizationID = try resolveOrganizationID(envelope, organization.settings)
+
+        // Lago keeps X-Lago-Unique-Key across retries; without it, the body itself identifies the delivery.
+        let deliveryID = request.headers[.lagoUniqueKey].flatMap { $0.isEmpty ? nil : $0 } ?? Self.contentID(body)
+        let known = LagoWebhookTypes.known.contains(envelope.webhookType)
+        let acknowledgement = { (status: Acknowledgement.Status) in
+            Acknowledgement(status: status, eventID: deliveryID, webhookType: envelope.webhookType, webhookTypeKnown: known)
+        }
+        if try await ledger.contains(organization: organizationID, deliveryID: deliveryID) {
+            Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "duplicate")]).increment()
+            return acknowledgement(.duplicate)
+        }
+        if !known {
+            context.logger.warning("unknown webhook type accepted", metadata: ["lago.webhook_type": "\(envelope.webhookType)"])
+            Counter(label: "ingest_unknown_webhook_types_total").increment()
+        }
+
+        let event = BillingEvent(
+            key: MessageKey(organizationID: organizationID, externalCustomerID: envelope.externalCustomerID ?? ""),
+            id: deliveryID,
+            type: envelope.webhookType,
+            typeKnown: known,
+            source: "/lago/organizations/\(organizationID)",
+            traceParent: request.headers[.traceParent],
+            body: body
+        )
+        do {
+            try await publisher.publish(event)
+        } catch {
+            context.logger.error("event not stored; asking the sender to retry", metadata: ["error": "\(error)"])
+            Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "unavailable")]).increment()
+            throw Problem(
+                .serviceUnavailable, kind: "event-store-unavailable",
+                detail: "The event could not be stored in Kafka; retry later.",
+                headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+            )
+        }
+        do {
+            try await ledger.record(organization: organizationID, deliveryID: deliveryID, eventType: envelope.webhookType)
+        } catch {
+            // The event is stored; a lost ledger entry at worst lets a redelivery through, which
+            // consumers dedupe on ce_id.
+            context.logger.error("cannot record delivery", metadata: ["error": "\(error)"])
+        }
+        Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "accepted")]).increment()
+        return acknowledgement(.accepted)
+    }
+
+    private func checkContentType(_ value: String?) throws {
+        let mediaType = value?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            throw Problem(
+                .unsupportedMediaType, kind: "unsupported-media-type",
+                detail: "Send the webhook as application/json, not \(value ?? "without a Content-Type")."
+            )
+        }
+    }
+
+    private func collectBody(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maximumBodyBytes
+        let tooLarge = Problem(.contentTooLarge, kind: "body-too-large", detail: "The body exceeds \(limit) bytes.")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        }
+    }
+
+    private func resolveOrganizationID(_ envelope: LagoEnvelope, _ settings: OrganizationSettings) throws -> String {
+        switch (settings.id, envelope.organizationID) {
+        case (let configured?, let sent?) where configured != sent:
+            throw Problem(
+                .badRequest, kind: "organization-mismatch",
+                detail: "The webhook's organization_id \(sent) is not this endpoint's organization."
+            )
+        case (let configured?, _): return configured
+        case (nil, let sent?): return sent
+        case (nil, nil): return settings.name
+        }
+    }
+
+    private static func contentID(_ body: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension HTTPField.Name {
+    static let lagoSignature = HTTPField.Name("X-Lago-Signature")!
+    static let lagoSignatureAlgorithm = HTTPField.Name("X-Lago-Signature-Algorithm")!
+    static let lagoUniqueKey = HTTPField.Name("X-Lago-Unique-Key")!
+    static let traceParent = HTTPField.Name("traceparent")!
+}

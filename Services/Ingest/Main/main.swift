@@ -1,0 +1,4 @@
+import Ingest
+import ServiceRuntime
+
+await ServiceMain.run(name: IngestApplication.name, build: IngestApplication.build)

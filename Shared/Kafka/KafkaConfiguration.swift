@@ -1,0 +1,124 @@
+/// Settings shared by every Kafka client of a process.
+public struct KafkaClientConfiguration: Sendable {
+    /// Comma-separated `host:port` list of brokers to bootstrap from.
+    public var bootstrapServers: String
+    /// `client.id` reported to the brokers; shows up in broker logs and quotas.
+    public var clientID: String
+    /// How often librdkafka reports statistics, which are exported as metrics. Zero turns them off.
+    public var statisticsInterval: Duration
+    /// Raw librdkafka properties (e.g. `security.protocol`, `sasl.mechanisms`), applied last.
+    public var additionalProperties: [String: String]
+
+    public init(
+        bootstrapServers: String,
+        clientID: String = "crossbill",
+        statisticsInterval: Duration = .seconds(15),
+        additionalProperties: [String: String] = [:]
+    ) {
+        self.bootstrapServers = bootstrapServers
+        self.clientID = clientID
+        self.statisticsInterval = statisticsInterval
+        self.additionalProperties = additionalProperties
+    }
+
+    var properties: [String: String] {
+        ["bootstrap.servers": bootstrapServers,
+         "client.id": clientID,
+         "statistics.interval.ms": String(statisticsInterval.milliseconds)]
+    }
+}
+
+/// Settings of an idempotent, `acks=all` producer.
+public struct KafkaProducerConfiguration: Sendable {
+    public var client: KafkaClientConfiguration
+    /// How long a message may wait for the brokers' acknowledgement before its send fails
+    /// (`delivery.timeout.ms`). A failed send was not stored, so the caller can report it honestly.
+    public var deliveryTimeout: Duration
+    /// How long the producer waits to fill a batch (`linger.ms`).
+    public var linger: Duration
+    /// Upper bound of messages waiting in the local queue (`queue.buffering.max.messages`).
+    public var maximumQueuedMessages: Int
+
+    public init(
+        client: KafkaClientConfiguration,
+        deliveryTimeout: Duration = .seconds(10),
+        linger: Duration = .milliseconds(2),
+        maximumQueuedMessages: Int = 100_000
+    ) {
+        self.client = client
+        self.deliveryTimeout = deliveryTimeout
+        self.linger = linger
+        self.maximumQueuedMessages = maximumQueuedMessages
+    }
+
+    var properties: [String: String] {
+        client.properties.merging([
+            "enable.idempotence": "true",
+            "acks": "all",
+            "delivery.timeout.ms": String(deliveryTimeout.milliseconds),
+            "linger.ms": String(linger.milliseconds),
+            "queue.buffering.max.messages": String(maximumQueuedMessages),
+            "compression.type": "lz4",
+        ]) { _, new in new }
+        .merging(client.additionalProperties) { _, new in new }
+    }
+}
+
+/// Settings of a consumer-group member that commits only what its caller marked done.
+public struct KafkaConsumerConfiguration: Sendable {
+    public enum OffsetReset: String, Sendable {
+        case earliest, latest
+    }
+
+    public var client: KafkaClientConfiguration
+    /// The consumer group (`group.id`); replicas with the same group share the partitions.
+    public var groupID: String
+    public var topics: [String]
+    /// Where a group without a committed offset starts.
+    public var offsetReset: OffsetReset
+    /// How often offsets of messages marked done are committed in the background.
+    public var commitInterval: Duration
+    /// Messages fetched per poll, handed out one by one.
+    public var batchSize: Int
+    /// The broker considers a member dead when it sends no heartbeat for this long.
+    public var sessionTimeout: Duration
+
+    public init(
+        client: KafkaClientConfiguration,
+        groupID: String,
+        topics: [String],
+        offsetReset: OffsetReset = .earliest,
+        commitInterval: Duration = .seconds(1),
+        batchSize: Int = 500,
+        sessionTimeout: Duration = .seconds(45)
+    ) {
+        self.client = client
+        self.groupID = groupID
+        self.topics = topics
+        self.offsetReset = offsetReset
+        self.commitInterval = commitInterval
+        self.batchSize = batchSize
+        self.sessionTimeout = sessionTimeout
+    }
+
+    var properties: [String: String] {
+        client.properties.merging([
+            "group.id": groupID,
+            "auto.offset.reset": offsetReset.rawValue,
+            "enable.auto.commit": "true",
+            "enable.auto.offset.store": "false",
+            "auto.commit.interval.ms": String(commitInterval.milliseconds),
+            "session.timeout.ms": String(sessionTimeout.milliseconds),
+            "partition.assignment.strategy": "cooperative-sticky",
+        ]) { _, new in new }
+        .merging(client.additionalProperties) { _, new in new }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, as librdkafka and libcurl take them.
+    package var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,183 @@
+import CRdKafka
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// An idempotent, `acks=all` producer whose `send` returns once the brokers acknowledged the message.
+///
+/// librdkafka batches messages from concurrent senders. A dedicated thread serves its delivery reports,
+/// so no Swift task ever blocks. As a `Service`, it flushes what is in flight on graceful shutdown.
+public final class KafkaProducer: Service, Sendable {
+    private let client: RDKafkaClient
+    private let configuration: KafkaProducerConfiguration
+    private let logger: Logger
+    private let pollThread: PollThread
+    private let state = Mutex(State.open)
+    private let sentCounter: Counter
+    private let failedCounter: Counter
+
+    private enum State { case open, closing, closed }
+
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
+        var logger = logger
+        logger[metadataKey: "kafka.client.id"] = "\(configuration.client.clientID)"
+        let callbacks = RDKafkaCallbacks(logger: logger, clientID: configuration.client.clientID)
+        self.client = try RDKafkaClient(kind: .producer, properties: configuration.properties, callbacks: callbacks)
+        self.configuration = configuration
+        self.logger = logger
+        self.pollThread = PollThread(name: "kafka-producer-poll", client: client)
+        let dimensions = [("client_id", configuration.client.clientID)]
+        self.sentCounter = Counter(label: "kafka_producer_messages_delivered_total", dimensions: dimensions)
+        self.failedCounter = Counter(label: "kafka_producer_messages_failed_total", dimensions: dimensions)
+        pollThread.start()
+    }
+
+    deinit {
+        close(flushTimeout: .zero)
+    }
+
+    /// Produces `message` and waits for the brokers' acknowledgement (all in-sync replicas).
+    ///
+    /// Throws `KafkaError` when the message could not be queued (queue full, client closed) or was not
+    /// acknowledged within `deliveryTimeout`. A message whose send threw may still have reached the
+    /// broker only if the acknowledgement itself was lost; consumers dedupe on the `ce_id` header.
+    public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
+        let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
+            let promise = DeliveryPromise(continuation)
+            if let error = enqueue(message, promise: promise) {
+                promise.resolve(.failure(error))
+            }
+        }
+        switch result {
+        case .success(let report):
+            sentCounter.increment()
+            return report
+        case .failure(let error):
+            failedCounter.increment()
+            throw error
+        }
+    }
+
+    /// Queues the message; returns the error when it could not be queued.
+    private func enqueue(_ message: KafkaOutgoingMessage, promise: DeliveryPromise) -> KafkaError? {
+        guard state.withLock({ $0 == .open }) else { return .clientClosed }
+        let headers = rd_kafka_headers_new(message.headers.count)
+        for header in message.headers {
+            header.value.withUnsafeBytes { value in
+                _ = rd_kafka_header_add(headers, header.name, -1, value.baseAddress, value.count)
+            }
+        }
+        let opaque = Unmanaged.passRetained(promise).toOpaque()
+        let error = message.key.withUnsafeBytes { key in
+            message.value.withUnsafeBytes { value in
+                crossbill_produce(
+                    client.handle, message.topic,
+                    key.baseAddress, key.count, value.baseAddress, value.count,
+                    headers, opaque
+                )
+            }
+        }
+        guard error.isSuccess else {
+            // Not queued: librdkafka did not take the headers or the promise.
+            rd_kafka_headers_destroy(headers)
+            Unmanaged<DeliveryPromise>.fromOpaque(opaque).release()
+            return KafkaError(error, context: "cannot queue message for \(message.topic)")
+        }
+        return nil
+    }
+
+    /// Checks that the brokers answer, for readiness probes.
+    public func checkConnectivity(timeout: Duration = .seconds(2)) async throws {
+        try await runBlocking { [client] in try client.fetchMetadata(timeout: timeout) }
+    }
+
+    /// Runs until graceful shutdown, then flushes in-flight messages and closes.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        let flushTimeout = configuration.deliveryTimeout
+        await runBlocking { [self] in close(flushTimeout: flushTimeout) }
+    }
+
+    /// Stops intake, waits up to `flushTimeout` for in-flight messages, then fails what is left.
+    /// Blocking: call it from a thread that may block (see `run()`).
+    public func close(flushTimeout: Duration) {
+        let wasOpen = state.withLock { state in
+            defer { state = .closed }
+            return state == .open
+        }
+        guard wasOpen else { return }
+        let flushed = rd_kafka_flush(client.handle, Int32(flushTimeout.milliseconds))
+        if !flushed.isSuccess {
+            logger.warning("Kafka producer closed with undelivered messages; their senders get an error")
+            rd_kafka_purge(client.handle, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+            client.poll(timeout: .zero)
+        }
+        pollThread.stop()
+    }
+}
+
+/// Resumes one `send` exactly once with its delivery result.
+final class DeliveryPromise: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>?>
+
+    init(_ continuation: CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resolve(_ result: Result<KafkaDeliveryReport, KafkaError>) {
+        continuation.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }?.resume(returning: result)
+    }
+}
+
+/// Serves a client's callbacks on its own thread, so they never wait for a Swift task.
+final class PollThread: Sendable {
+    private let name: String
+    private let client: RDKafkaClient
+    private let running = Atomic<Bool>(false)
+    private let exited = DispatchSemaphore(value: 0)
+
+    init(name: String, client: RDKafkaClient) {
+        self.name = name
+        self.client = client
+    }
+
+    func start() {
+        running.store(true, ordering: .releasing)
+        let thread = Thread { [self] in
+            while running.load(ordering: .acquiring) {
+                client.poll(timeout: .milliseconds(100))
+            }
+            exited.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Stops the thread and waits until it left its loop.
+    func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        exited.wait()
+    }
+}
+
+/// Runs blocking librdkafka calls on a dispatch queue, away from Swift's cooperative pool.
+func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        blockingQueue.async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+func runBlocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        blockingQueue.async { continuation.resume(returning: work()) }
+    }
+}
+
+private let blockingQueue = DispatchQueue(label: "crossbill.kafka.blocking", attributes: .concurrent)
