@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "ingest", targets: ["IngestMain"]),
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "bench-baseline", targets: ["BenchBaseline"]),
+        .executable(name: "crossbill", targets: ["Crossbill"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, linked from the system (Debian: librdkafka-dev, libcurl4-openssl-dev).
@@ -126,6 +128,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/DevBroker",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "Crossbill",
+            dependencies: [
+                "Kafka", "Contract",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/Crossbill",
             swiftSettings: crossbillSwiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,39 @@
+# Crossbill — developer entry points. Each target installs the Debian packages it needs.
+SHELL := /bin/bash
+SWIFT ?= swift
+
+# Debian packages: C libraries the package links, plus tools the tests and benchmarks run.
+BUILD_PACKAGES := librdkafka-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
+BENCH_PACKAGES := wrk
+
+.PHONY: all build test run bench deps bench-deps clean
+
+all: build
+
+deps:
+	@Tools/scripts/install-packages.sh $(BUILD_PACKAGES)
+
+bench-deps: deps
+	@Tools/scripts/install-packages.sh $(BENCH_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+## test: every test (unit, service and end-to-end against the dev broker).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## run: the dev broker and the services built so far, on localhost; Ctrl-C stops them.
+run: build
+	@Tools/scripts/run-local.sh
+
+## bench: ingest requests/s against a bare Hummingbird endpoint, measured in the same run.
+bench: bench-deps
+	$(SWIFT) build -c release --product ingest
+	$(SWIFT) build -c release --product dev-broker
+	$(SWIFT) build -c release --product bench-baseline
+	@Tools/scripts/bench-ingest.sh
+
+clean:
+	rm -rf .build var bench-results

@@ -1,0 +1,125 @@
+import Foundation
+import Kafka
+import TestSupport
+import Testing
+
+@Suite("Kafka producer and consumer against the mock cluster", .timeLimit(.minutes(2)))
+struct KafkaRoundTripTests {
+    let topic = "round-trip"
+    let cluster: KafkaMockCluster
+    let producer: KafkaProducer
+
+    init() throws {
+        cluster = try makeMockCluster(topics: [topic], partitions: 3)
+        producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(
+                client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, statisticsInterval: .zero),
+                deliveryTimeout: .seconds(5)
+            ),
+            logger: quietLogger
+        )
+    }
+
+    private func produce(_ values: [String], key: (Int) -> String = { "customer-\($0)" }) async throws -> [KafkaDeliveryReport] {
+        var reports: [KafkaDeliveryReport] = []
+        for (index, value) in values.enumerated() {
+            reports.append(try await producer.send(KafkaOutgoingMessage(
+                topic: topic, key: key(index), value: Array(value.utf8),
+                headers: [KafkaHeader(name: "ce_id", value: "id-\(index)"), KafkaHeader(name: "ce_type", value: "test.event")]
+            )))
+        }
+        return reports
+    }
+
+    @Test func producedMessagesArriveWithKeysHeadersAndValues() async throws {
+        let values = (0..<20).map { "value-\($0)" }
+        let reports = try await produce(values, key: { "customer-\($0 % 4)" })
+        #expect(reports.allSatisfy { $0.topic == topic && $0.offset >= 0 })
+
+        let consumer = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        let messages = await collect(20, from: consumer)
+        await consumer.close()
+
+        #expect(messages.count == 20)
+        #expect(Set(messages.map { String(decoding: $0.value, as: UTF8.self) }) == Set(values))
+        for message in messages {
+            let id = try #require(message.header("ce_id"))
+            let index = try #require(Int(id.dropFirst(3)))
+            #expect(message.keyString == "customer-\(index % 4)")
+            #expect(message.header("ce_type") == "test.event")
+            #expect(String(decoding: message.value, as: UTF8.self) == "value-\(index)")
+        }
+        // One key, one partition: per-customer order holds.
+        let partitionsByKey = Dictionary(grouping: messages, by: { $0.keyString! }).mapValues { Set($0.map(\.partition)) }
+        #expect(partitionsByKey.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test func aMessageNotMarkedDoneIsDeliveredAgainAfterRestart() async throws {
+        _ = try await produce(["first", "second", "third"], key: { _ in "one-customer" })
+        let group = "at-least-once-\(UUID().uuidString)"
+
+        let crashed = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic], group: group)
+        let unfinished = await collect(1, from: crashed, markDone: false)
+        #expect(unfinished.map(\.offset) == [0])
+        await crashed.close()
+
+        let restarted = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic], group: group)
+        let replayed = await collect(3, from: restarted, markDone: true)
+        #expect(replayed.map { String(decoding: $0.value, as: UTF8.self) } == ["first", "second", "third"])
+        await restarted.close()
+
+        _ = try await produce(["fourth"], key: { _ in "one-customer" })
+        let next = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic], group: group)
+        let afterCommit = await collect(1, from: next)
+        #expect(afterCommit.map { String(decoding: $0.value, as: UTF8.self) } == ["fourth"])
+        await next.close()
+    }
+
+    @Test func onlyTheContiguousDonePrefixIsCommitted() async throws {
+        _ = try await produce(["a", "b", "c"], key: { _ in "one-customer" })
+        let group = "prefix-\(UUID().uuidString)"
+
+        let first = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic], group: group)
+        let messages = await collect(3, from: first, markDone: false)
+        #expect(messages.count == 3)
+        // "b" is still in progress when the consumer stops; "c" finished before it.
+        first.markDone(messages[0])
+        first.markDone(messages[2])
+        await first.close()
+
+        let second = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic], group: group)
+        let replayed = await collect(2, from: second)
+        #expect(replayed.map { String(decoding: $0.value, as: UTF8.self) } == ["b", "c"])
+        await second.close()
+    }
+
+    @Test func sendFailsWhileTheClusterIsDownAndSucceedsAfter() async throws {
+        let impatient = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(
+                client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, statisticsInterval: .zero),
+                deliveryTimeout: .seconds(1)
+            ),
+            logger: quietLogger
+        )
+        _ = try await impatient.send(KafkaOutgoingMessage(topic: topic, key: "k", value: Array("warm-up".utf8)))
+
+        cluster.setAllBrokers(up: false)
+        await #expect(throws: KafkaError.self) {
+            _ = try await impatient.send(KafkaOutgoingMessage(topic: topic, key: "k", value: Array("lost".utf8)))
+        }
+        cluster.setAllBrokers(up: true)
+
+        var delivered: KafkaDeliveryReport?
+        for _ in 0..<20 where delivered == nil {
+            delivered = try? await impatient.send(KafkaOutgoingMessage(topic: topic, key: "k", value: Array("after".utf8)))
+        }
+        #expect(delivered != nil)
+    }
+
+    @Test func aClosedProducerRefusesToSend() async throws {
+        producer.close(flushTimeout: .seconds(1))
+        await #expect(throws: KafkaError.self) {
+            _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: "k", value: []))
+        }
+    }
+}
