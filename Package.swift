@@ -195,7 +195,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Kafka", "Contract", "TestSupport"],
+            dependencies: [
+                "Kafka", "Contract", "CurlHTTP", "TestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Tests/EndToEndTests",
             swiftSettings: crossbillSwiftSettings
         ),

@@ -1,0 +1,104 @@
+import Foundation
+import Synchronization
+
+/// A Crossbill executable started for a test: output captured line by line, stopped on `terminate()`
+/// or, at the latest, when the value is released.
+public final class ServiceProcess: Sendable {
+    private let process: Process
+    private let lines = LineBuffer()
+    public let name: String
+
+    /// Starts the product `name` from the build directory next to the test bundle.
+    public init(_ name: String, arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil) throws {
+        self.name = name
+        let process = Process()
+        process.executableURL = try Self.executable(name)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        if let directory { process.currentDirectoryURL = directory }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        self.process = process
+        output.fileHandleForReading.readabilityHandler = { [lines] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            lines.append(data)
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    public var output: [String] { lines.all }
+
+    /// Waits for an output line containing `text`; returns that line.
+    public func waitForLine(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = output.first(where: { $0.contains(text) }) { return line }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ServiceProcessError("\(name) printed no line containing \"\(text)\"; output:\n\(output.suffix(30).joined(separator: "\n"))")
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    @discardableResult
+    public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        if process.isRunning { process.terminate() }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw ServiceProcessError("\(name) did not stop within \(timeout) of SIGTERM")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
+    private static func executable(_ name: String) throws -> URL {
+        // Test bundles and products share the build directory (.build/<configuration>/).
+        let runner = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: runner).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        throw ServiceProcessError("cannot find the \(name) executable near \(CommandLine.arguments[0]); run swift build first")
+    }
+}
+
+public struct ServiceProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Output lines of a process; a line split across reads is joined before it counts.
+private final class LineBuffer: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var partial = ""
+    }
+    private let state = Mutex(State())
+
+    var all: [String] { state.withLock { $0.lines } }
+
+    func append(_ data: Data) {
+        state.withLock { state in
+            var text = state.partial + String(decoding: data, as: UTF8.self)
+            if let lastNewline = text.lastIndex(of: "\n") {
+                state.lines.append(contentsOf: text[..<lastNewline].split(separator: "\n").map(String.init))
+                text = String(text[text.index(after: lastNewline)...])
+            }
+            state.partial = text
+        }
+    }
+}
