@@ -175,6 +175,9 @@ let package = Package(
             dependencies: [
                 "CurlHTTP", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CurlHTTPTests",
             swiftSettings: crossbillSwiftSettings

@@ -1,21 +1,29 @@
 import Foundation
 import Synchronization
 
-/// A Crossbill executable started for a test: output captured line by line, stopped on `terminate()`
-/// or, at the latest, when the value is released.
+/// A program started for a test: output captured line by line, stopped by `terminate()` or `kill()`,
+/// or killed at the latest when the value is released.
 public final class ServiceProcess: Sendable {
     private let process: Process
     private let lines = LineBuffer()
     public let name: String
 
     /// Starts the product `name` from the build directory next to the test bundle.
-    public init(_ name: String, arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil) throws {
-        self.name = name
+    public convenience init(_ name: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+        try self.init(executable: Self.executable(name), arguments: arguments, environment: environment)
+    }
+
+    /// Starts a program from the system's PATH, e.g. `openssl`.
+    public static func system(_ program: String, arguments: [String]) throws -> ServiceProcess {
+        try ServiceProcess(executable: URL(fileURLWithPath: "/usr/bin/env"), arguments: [program] + arguments, environment: [:])
+    }
+
+    private init(executable: URL, arguments: [String], environment: [String: String]) throws {
+        self.name = executable.lastPathComponent == "env" ? arguments.first ?? "env" : executable.lastPathComponent
         let process = Process()
-        process.executableURL = try Self.executable(name)
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        if let directory { process.currentDirectoryURL = directory }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -32,7 +40,8 @@ public final class ServiceProcess: Sendable {
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        // A test that failed half-way leaves nothing running.
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     public var output: [String] { lines.all }
@@ -55,12 +64,19 @@ public final class ServiceProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
-                kill(process.processIdentifier, SIGKILL)
+                Foundation.kill(process.processIdentifier, SIGKILL)
                 throw ServiceProcessError("\(name) did not stop within \(timeout) of SIGTERM")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         return process.terminationStatus
+    }
+
+    /// Kills the process (SIGKILL) and waits for it: for programs that keep the SIGTERM mask the test
+    /// runner's threads pass on to children, which Crossbill's own services reset.
+    public func kill() async throws {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     }
 
     private static func executable(_ name: String) throws -> URL {
