@@ -32,7 +32,8 @@ public struct KafkaClientConfiguration: Sendable {
 public struct KafkaProducerConfiguration: Sendable {
     public var client: KafkaClientConfiguration
     /// How long a message may wait for the brokers' acknowledgement before its send fails
-    /// (`delivery.timeout.ms`). A failed send was not stored, so the caller can report it honestly.
+    /// (`delivery.timeout.ms`). The caller must then treat the message as not stored; in the rare case
+    /// that only the acknowledgement was lost, a retry stores it twice with the same `ce_id`.
     public var deliveryTimeout: Duration
     /// How long the producer waits to fill a batch (`linger.ms`).
     public var linger: Duration

@@ -81,7 +81,7 @@ public final class KafkaConsumer: Sendable {
 
     /// Commits the offsets of done messages now, instead of waiting for the background commit.
     public func commit() async throws {
-        try await onPollQueue { [client] in
+        try await pollQueue.run { [client] in
             let error = rd_kafka_commit(client.handle, nil, 0)
             guard error.isSuccess || error == RD_KAFKA_RESP_ERR__NO_OFFSET else {
                 throw KafkaError(error, context: "commit failed")
@@ -92,7 +92,7 @@ public final class KafkaConsumer: Sendable {
     /// Commits what is done, leaves the group and stops the message sequence.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        await onPollQueue { [client, logger] in
+        await pollQueue.run { [client, logger] in
             let error = rd_kafka_consumer_close(client.handle)
             if !error.isSuccess {
                 logger.warning("Kafka consumer closed with an error", metadata: ["kafka.error": "\(KafkaError(error))"])
@@ -130,19 +130,7 @@ public final class KafkaConsumer: Sendable {
     }
 
     func fetchBatchWaiting(timeout: Duration) async -> [KafkaMessage] {
-        await onPollQueue { [self] in fetchBatch(timeout: timeout) }
-    }
-
-    private func onPollQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            pollQueue.async { continuation.resume(with: Result { try work() }) }
-        }
-    }
-
-    private func onPollQueue<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            pollQueue.async { continuation.resume(returning: work()) }
-        }
+        await pollQueue.run { [self] in fetchBatch(timeout: timeout) }
     }
 }
 

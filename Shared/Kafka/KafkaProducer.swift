@@ -167,17 +167,26 @@ final class PollThread: Sendable {
 
 /// Runs blocking librdkafka calls on a dispatch queue, away from Swift's cooperative pool.
 func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        blockingQueue.async {
-            continuation.resume(with: Result { try work() })
-        }
-    }
+    try await blockingQueue.run(work)
 }
 
 func runBlocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        blockingQueue.async { continuation.resume(returning: work()) }
-    }
+    await blockingQueue.run(work)
 }
 
 private let blockingQueue = DispatchQueue(label: "crossbill.kafka.blocking", attributes: .concurrent)
+
+extension DispatchQueue {
+    /// Runs `work` on this queue and returns its result to the awaiting task.
+    package func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    package func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            async { continuation.resume(returning: work()) }
+        }
+    }
+}

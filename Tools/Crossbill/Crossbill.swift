@@ -46,12 +46,27 @@ struct Topics: AsyncParsableCommand {
         @Option(help: "Seconds to wait for the brokers.")
         var timeout = 30
 
+        @Option(
+            name: .customLong("kafka-property"),
+            help: "A librdkafka property for secured clusters, e.g. security.protocol=SASL_SSL (repeatable).")
+        var kafkaProperties: [String] = []
+
         func validate() throws {
             guard partitions >= 1 else { throw ValidationError("--partitions must be at least 1") }
             guard replicationFactor >= 1 else { throw ValidationError("--replication-factor must be at least 1") }
             guard (1...replicationFactor).contains(minInsyncReplicas) else {
                 throw ValidationError("--min-insync-replicas must be between 1 and --replication-factor")
             }
+            for property in kafkaProperties where !property.contains("=") {
+                throw ValidationError("--kafka-property takes name=value, not \(property)")
+            }
+        }
+
+        private var additionalProperties: [String: String] {
+            Dictionary(kafkaProperties.map { property in
+                let parts = property.split(separator: "=", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            }) { _, last in last }
         }
 
         func run() async throws {
@@ -60,7 +75,8 @@ struct Topics: AsyncParsableCommand {
             let layout = TopicLayout(
                 partitions: partitions, replicationFactor: replicationFactor, minInSyncReplicas: minInsyncReplicas)
             let admin = try KafkaAdmin(
-                configuration: KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "crossbill-cli"),
+                configuration: KafkaClientConfiguration(
+                    bootstrapServers: bootstrapServers, clientID: "crossbill-cli", additionalProperties: additionalProperties),
                 logger: logger
             )
             let specifications = Topic.all.map {
@@ -70,9 +86,15 @@ struct Topics: AsyncParsableCommand {
             }
             let outcomes = try await admin.createTopics(specifications, timeout: .seconds(timeout))
             for topic in Topic.all {
-                let outcome = outcomes[topic] == .alreadyExisted ? "exists" : "created"
+                let outcome =
+                    switch outcomes[topic] {
+                    case .created: "created"
+                    case .alreadyExisted: "exists"
+                    case nil: "no answer from the brokers"
+                    }
                 print("\(topic)\t\(outcome)")
             }
+            if outcomes.count < Topic.all.count { throw ExitCode.failure }
         }
     }
 }

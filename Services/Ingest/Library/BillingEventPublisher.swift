@@ -58,6 +58,6 @@ enum TraceParent {
 
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return hexEncoded((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }

@@ -1,15 +1,46 @@
+import Dispatch
 import Foundation
 import GRDB
+import Kafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Remembers which webhook deliveries were stored in Kafka, so a redelivery is acknowledged without
 /// producing a second event. Entries older than the retention window are purged.
-public struct DeliveryLedger: Sendable {
+///
+/// Look-ups and records from concurrent requests are batched: one dedicated thread commits every
+/// pending record and answers every pending look-up in a single transaction, so the per-request cost
+/// stays small under load and no Swift task ever waits on SQLite.
+public final class DeliveryLedger: Service, Sendable {
     private let database: any DatabaseWriter
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
 
-    public init(database: any DatabaseWriter) throws {
+    private struct Lookup {
+        let organization: String
+        let deliveryID: String
+        let continuation: CheckedContinuation<Bool, any Error>
+    }
+
+    private struct Record {
+        let organization: String
+        let deliveryID: String
+        let eventType: String
+        let receivedAt: Double
+    }
+
+    private struct Inbox {
+        var lookups: [Lookup] = []
+        var records: [Record] = []
+        var closed = false
+    }
+
+    public init(database: any DatabaseWriter, logger: Logger) throws {
         self.database = database
+        self.logger = logger
         var migrator = DatabaseMigrator()
         migrator.registerMigration("create deliveries") { db in
             try db.create(table: "deliveries", options: .withoutRowID) { table in
@@ -22,24 +53,41 @@ public struct DeliveryLedger: Sendable {
             try db.create(index: "deliveries_received_at", on: "deliveries", columns: ["received_at"])
         }
         try migrator.migrate(database)
+        let thread = Thread { [self] in
+            processBatches()
+            exited.signal()
+        }
+        thread.name = "delivery-ledger"
+        thread.start()
     }
 
+    deinit {
+        close()
+    }
+
+    /// Whether the delivery was already stored.
     public func contains(organization: String, deliveryID: String) async throws -> Bool {
-        try await database.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM deliveries WHERE organization = ? AND delivery_id = ?",
-                arguments: [organization, deliveryID]
-            ) ?? false
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = inbox.withLock { inbox in
+                guard !inbox.closed else { return false }
+                inbox.lookups.append(Lookup(organization: organization, deliveryID: deliveryID, continuation: continuation))
+                return true
+            }
+            guard accepted else { return continuation.resume(throwing: LedgerClosedError()) }
+            wakeup.signal()
         }
     }
 
-    public func record(organization: String, deliveryID: String, eventType: String, at date: Date = Date()) async throws {
-        try await database.write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO deliveries (organization, delivery_id, event_type, received_at) VALUES (?, ?, ?, ?)",
-                arguments: [organization, deliveryID, eventType, date.timeIntervalSince1970]
-            )
+    /// Records a stored delivery. Returns at once: the record is committed with the next batch, and
+    /// one that a crash loses only lets a redelivery through, which consumers dedupe on `ce_id`.
+    public func record(organization: String, deliveryID: String, eventType: String, at date: Date = Date()) {
+        let record = Record(organization: organization, deliveryID: deliveryID, eventType: eventType, receivedAt: date.timeIntervalSince1970)
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.closed else { return false }
+            inbox.records.append(record)
+            return true
         }
+        if accepted { wakeup.signal() }
     }
 
     /// Forgets deliveries received before `date`; returns how many.
@@ -55,6 +103,59 @@ public struct DeliveryLedger: Sendable {
     public func check() async throws {
         _ = try await database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
+
+    /// Runs until graceful shutdown, then commits what is pending and stops the batch thread.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await DispatchQueue.global().run { [self] in close() }
+    }
+
+    /// Commits pending records, fails pending look-ups and stops the batch thread. Blocking.
+    public func close() {
+        let wasOpen = inbox.withLock { inbox in
+            defer { inbox.closed = true }
+            return !inbox.closed
+        }
+        guard wasOpen else { return }
+        wakeup.signal()
+        exited.wait()
+    }
+
+    private func processBatches() {
+        while true {
+            wakeup.wait()
+            let (lookups, records, closed) = inbox.withLock { inbox in
+                defer { inbox.lookups = []; inbox.records = [] }
+                return (inbox.lookups, inbox.records, inbox.closed)
+            }
+            if !lookups.isEmpty || !records.isEmpty { commit(records: records, answering: lookups) }
+            if closed { return }
+        }
+    }
+
+    private func commit(records: [Record], answering lookups: [Lookup]) {
+        do {
+            let found: [Bool] = try database.write { db in
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO deliveries (organization, delivery_id, event_type, received_at) VALUES (?, ?, ?, ?)")
+                for record in records {
+                    try insert.execute(arguments: [record.organization, record.deliveryID, record.eventType, record.receivedAt])
+                }
+                let select = try db.cachedStatement(sql: "SELECT 1 FROM deliveries WHERE organization = ? AND delivery_id = ?")
+                return try lookups.map { lookup in
+                    try Bool.fetchOne(select, arguments: [lookup.organization, lookup.deliveryID]) ?? false
+                }
+            }
+            for (lookup, wasFound) in zip(lookups, found) { lookup.continuation.resume(returning: wasFound) }
+        } catch {
+            logger.error("delivery ledger batch failed", metadata: ["error": "\(error)", "ingest.records": "\(records.count)"])
+            for lookup in lookups { lookup.continuation.resume(throwing: error) }
+        }
+    }
+}
+
+public struct LedgerClosedError: Error, CustomStringConvertible {
+    public var description: String { "the delivery ledger is closed" }
 }
 
 /// Purges the ledger every hour, until graceful shutdown.

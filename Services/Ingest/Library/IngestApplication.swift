@@ -31,12 +31,15 @@ public enum IngestApplication {
         metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         logger: Logger
     ) async throws -> some ApplicationProtocol {
+        // Keys first: a configuration mistake stops start-up before any connection is opened.
+        let organizations = try await WebhookReceiver.organizations(configuration)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: kafka, deliveryTimeout: configuration.produceTimeout),
             logger: logger
         )
-        let ledger = try DeliveryLedger(database: StateDatabase.open(path: configuration.databasePath))
-        let receiver = try await WebhookReceiver(
+        let ledger = try DeliveryLedger(database: StateDatabase.open(path: configuration.databasePath), logger: logger)
+        let receiver = WebhookReceiver(
+            organizations: organizations,
             configuration: configuration,
             ledger: ledger,
             publisher: BillingEventPublisher(producer: producer, topic: Topic.billingEvents)
@@ -54,8 +57,11 @@ public enum IngestApplication {
         router.post("/webhooks/lago/:organization", use: receiver.receive)
 
         var app = Application(router: router, configuration: server, logger: logger)
+        // Shut down in reverse order: the HTTP server first (Hummingbird adds it last), then the
+        // purger, the ledger (commits pending records) and the producer (flushes in-flight events).
         app.addServices(
             producer,
+            ledger,
             DeliveryLedgerPurger(ledger: ledger, retention: configuration.deduplicationRetention, logger: logger)
         )
         return app

@@ -63,8 +63,8 @@ public struct IngestConfiguration: Sendable {
     ///   `ingest.retryAfterSeconds` (default 5), `ingest.dedupeRetentionHours` (default 168),
     ///   `ingest.databasePath` (default `var/ingest/ingest.sqlite`)
     public init(config: ConfigReader) throws {
-        let names = config.stringArray(forKey: "ingest.organizations", default: [])
         var problems: [String] = []
+        let names = config.stringArray(forKey: "ingest.organizations", default: [])
         if names.isEmpty { problems.append("ingest.organizations: name at least one organization") }
         var organizations: [OrganizationSettings] = []
         for name in names {
@@ -84,13 +84,34 @@ public struct IngestConfiguration: Sendable {
             }
             organizations.append(organization)
         }
+        // Names and ids share the webhook URL's path segment, so each must point to one organization.
+        var owners: [String: String] = [:]
+        for organization in organizations {
+            for handle in Set([organization.name] + (organization.id.map { [$0] } ?? [])) {
+                if let other = owners.updateValue(organization.name, forKey: handle), other != organization.name {
+                    problems.append("ingest.organizations: \(handle) names both \(other) and \(organization.name)")
+                }
+            }
+        }
+        func positive(_ key: String, default value: Int) -> Int {
+            let number = config.int(forKey: ConfigKey(key), default: value)
+            guard number > 0 else {
+                problems.append("\(key): must be a positive number, not \(number)")
+                return value
+            }
+            return number
+        }
+        let maximumBodyBytes = positive("ingest.maxBodyBytes", default: 1 << 20)
+        let produceTimeout = positive("ingest.produceTimeoutMs", default: 5000)
+        let retryAfter = positive("ingest.retryAfterSeconds", default: 5)
+        let retentionHours = positive("ingest.dedupeRetentionHours", default: 168)
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         self.init(
             organizations: organizations,
-            maximumBodyBytes: config.int(forKey: "ingest.maxBodyBytes", default: 1 << 20),
-            produceTimeout: config.milliseconds(forKey: "ingest.produceTimeoutMs", default: .seconds(5)),
-            retryAfterSeconds: config.int(forKey: "ingest.retryAfterSeconds", default: 5),
-            deduplicationRetention: .seconds(3600 * config.int(forKey: "ingest.dedupeRetentionHours", default: 168)),
+            maximumBodyBytes: maximumBodyBytes,
+            produceTimeout: .milliseconds(produceTimeout),
+            retryAfterSeconds: retryAfter,
+            deduplicationRetention: .seconds(3600 * retentionHours),
             databasePath: config.string(forKey: "ingest.databasePath", default: "var/ingest/ingest.sqlite")
         )
     }

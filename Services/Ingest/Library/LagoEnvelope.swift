@@ -10,8 +10,6 @@ struct LagoEnvelope: Decodable {
     let organizationID: String?
     /// The customer the object belongs to; nil for organization-level objects such as plans.
     let externalCustomerID: String?
-    /// The object's `lago_id`, when it has one.
-    let objectID: String?
 
     private struct Key: CodingKey {
         let stringValue: String
@@ -21,27 +19,24 @@ struct LagoEnvelope: Decodable {
         init?(intValue: Int) { nil }
     }
 
-    /// Where a customer's external id can be found, in the shapes Lago's serializers produce.
-    private struct ObjectReferences: Decodable {
-        struct Customer: Decodable {
-            let external_id: String?
-        }
-        let lago_id: String?
-        let external_id: String?
-        let external_customer_id: String?
-        let customer: Customer?
-    }
-
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Key.self)
         webhookType = try container.decode(String.self, forKey: Key("webhook_type"))
         objectType = try container.decode(String.self, forKey: Key("object_type"))
         organizationID = try container.decodeIfPresent(String.self, forKey: Key("organization_id"))
-        let object = try container.decode(ObjectReferences.self, forKey: Key(objectType))
-        objectID = object.lago_id
-        externalCustomerID =
-            object.external_customer_id ?? object.customer?.external_id
-            ?? (objectType == "customer" ? object.external_id : nil)
+        // Where Lago's serializers put the customer: `external_customer_id` (subscriptions, payments,
+        // error events), `customer.external_id` (invoices, credit notes), `external_id` (customers).
+        let object = try container.nestedContainer(keyedBy: Key.self, forKey: Key(objectType))
+        if let id = try object.decodeIfPresent(String.self, forKey: Key("external_customer_id")) {
+            externalCustomerID = id
+        } else if object.contains(Key("customer")), try !object.decodeNil(forKey: Key("customer")) {
+            let customer = try object.nestedContainer(keyedBy: Key.self, forKey: Key("customer"))
+            externalCustomerID = try customer.decodeIfPresent(String.self, forKey: Key("external_id"))
+        } else if objectType == "customer" {
+            externalCustomerID = try object.decodeIfPresent(String.self, forKey: Key("external_id"))
+        } else {
+            externalCustomerID = nil
+        }
     }
 
     /// Parses the raw body, or throws a 400 problem saying what is wrong.

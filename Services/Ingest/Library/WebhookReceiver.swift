@@ -20,15 +20,32 @@ struct WebhookReceiver: Sendable {
     let configuration: IngestConfiguration
     let ledger: DeliveryLedger
     let publisher: BillingEventPublisher
+    let metrics = IngestMetrics()
 
-    init(configuration: IngestConfiguration, ledger: DeliveryLedger, publisher: BillingEventPublisher) async throws {
+    /// The configured organizations by URL segment: by name and, when configured, by Lago's id.
+    /// Throws a configuration error for every key that cannot be used.
+    static func organizations(_ configuration: IngestConfiguration) async throws -> [String: Organization] {
         var organizations: [String: Organization] = [:]
+        var problems: [String] = []
         for settings in configuration.organizations {
-            let organization = Organization(settings: settings, verifier: try await SignatureVerifier(settings))
-            // Reachable by name and, when configured, by Lago's organization id.
-            organizations[settings.name] = organization
-            if let id = settings.id { organizations[id] = organization }
+            do {
+                let organization = Organization(settings: settings, verifier: try await SignatureVerifier(settings))
+                organizations[settings.name] = organization
+                if let id = settings.id { organizations[id] = organization }
+            } catch let error as ConfigurationError {
+                problems += error.problems
+            }
         }
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return organizations
+    }
+
+    init(
+        organizations: [String: Organization],
+        configuration: IngestConfiguration,
+        ledger: DeliveryLedger,
+        publisher: BillingEventPublisher
+    ) {
         self.organizations = organizations
         self.configuration = configuration
         self.ledger = ledger
@@ -50,7 +67,20 @@ struct WebhookReceiver: Sendable {
         }
     }
 
+    /// Handles one webhook and counts its outcome in `ingest_webhooks_total{outcome}`: `accepted`,
+    /// `duplicate`, or the problem kind it was refused with (`invalid-signature`, `event-store-unavailable`, …).
     func receive(_ request: Request, context: some RequestContext) async throws -> Acknowledgement {
+        do {
+            let acknowledgement = try await process(request, context: context)
+            metrics.count(outcome: acknowledgement.status.rawValue)
+            return acknowledgement
+        } catch let problem as Problem {
+            metrics.count(outcome: problem.kind)
+            throw problem
+        }
+    }
+
+    private func process(_ request: Request, context: some RequestContext) async throws -> Acknowledgement {
         let name = try context.parameters.require("organization")
         guard let organization = organizations[name] else {
             throw Problem(.notFound, kind: "unknown-organization", detail: "No organization named \(name) is configured.")
@@ -72,12 +102,7 @@ struct WebhookReceiver: Sendable {
             Acknowledgement(status: status, eventID: deliveryID, webhookType: envelope.webhookType, webhookTypeKnown: known)
         }
         if try await ledger.contains(organization: organizationID, deliveryID: deliveryID) {
-            Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "duplicate")]).increment()
             return acknowledgement(.duplicate)
-        }
-        if !known {
-            context.logger.warning("unknown webhook type accepted", metadata: ["lago.webhook_type": "\(envelope.webhookType)"])
-            Counter(label: "ingest_unknown_webhook_types_total").increment()
         }
 
         let event = BillingEvent(
@@ -93,21 +118,17 @@ struct WebhookReceiver: Sendable {
             try await publisher.publish(event)
         } catch {
             context.logger.error("event not stored; asking the sender to retry", metadata: ["error": "\(error)"])
-            Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "unavailable")]).increment()
             throw Problem(
                 .serviceUnavailable, kind: "event-store-unavailable",
                 detail: "The event could not be stored in Kafka; retry later.",
                 headers: [.retryAfter: String(configuration.retryAfterSeconds)]
             )
         }
-        do {
-            try await ledger.record(organization: organizationID, deliveryID: deliveryID, eventType: envelope.webhookType)
-        } catch {
-            // The event is stored; a lost ledger entry at worst lets a redelivery through, which
-            // consumers dedupe on ce_id.
-            context.logger.error("cannot record delivery", metadata: ["error": "\(error)"])
+        ledger.record(organization: organizationID, deliveryID: deliveryID, eventType: envelope.webhookType)
+        if !known {
+            context.logger.warning("unknown webhook type accepted", metadata: ["lago.webhook_type": "\(envelope.webhookType)"])
+            metrics.unknownTypes.increment()
         }
-        Counter(label: "ingest_webhooks_total", dimensions: [("outcome", "accepted")]).increment()
         return acknowledgement(.accepted)
     }
 
@@ -148,7 +169,7 @@ struct WebhookReceiver: Sendable {
     }
 
     private static func contentID(_ body: [UInt8]) -> String {
-        "sha256:" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + hexEncoded(SHA256.hash(data: body))
     }
 }
 
@@ -157,4 +178,34 @@ extension HTTPField.Name {
     static let lagoSignatureAlgorithm = HTTPField.Name("X-Lago-Signature-Algorithm")!
     static let lagoUniqueKey = HTTPField.Name("X-Lago-Unique-Key")!
     static let traceParent = HTTPField.Name("traceparent")!
+}
+
+/// Ingest's metric handles, created once: a lookup per request would cost a registry lock each time.
+struct IngestMetrics: Sendable {
+    let unknownTypes = Counter(label: "ingest_unknown_webhook_types_total")
+    private let outcomes: [String: Counter]
+
+    init() {
+        let kinds = ["accepted", "duplicate", "invalid-signature", "unknown-organization", "invalid-json",
+                     "not-a-lago-webhook", "organization-mismatch", "body-too-large", "unsupported-media-type",
+                     "event-store-unavailable"]
+        outcomes = Dictionary(uniqueKeysWithValues: kinds.map {
+            ($0, Counter(label: "ingest_webhooks_total", dimensions: [("outcome", $0)]))
+        })
+    }
+
+    func count(outcome: String) {
+        (outcomes[outcome] ?? Counter(label: "ingest_webhooks_total", dimensions: [("outcome", outcome)])).increment()
+    }
+}
+
+/// Lower-case hexadecimal digits of some bytes.
+func hexEncoded(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
 }
