@@ -14,33 +14,10 @@ import Synchronization
 /// stays small under load and no Swift task ever waits on SQLite.
 public final class DeliveryLedger: Service, Sendable {
     private let database: any DatabaseWriter
-    private let logger: Logger
-    private let inbox = Mutex(Inbox())
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let exited = DispatchSemaphore(value: 0)
-
-    private struct Lookup {
-        let organization: String
-        let deliveryID: String
-        let continuation: CheckedContinuation<Bool, any Error>
-    }
-
-    private struct Record {
-        let organization: String
-        let deliveryID: String
-        let eventType: String
-        let receivedAt: Double
-    }
-
-    private struct Inbox {
-        var lookups: [Lookup] = []
-        var records: [Record] = []
-        var closed = false
-    }
+    private let batcher: LedgerBatcher
 
     public init(database: any DatabaseWriter, logger: Logger) throws {
         self.database = database
-        self.logger = logger
         var migrator = DatabaseMigrator()
         migrator.registerMigration("create deliveries") { db in
             try db.create(table: "deliveries", options: .withoutRowID) { table in
@@ -53,41 +30,23 @@ public final class DeliveryLedger: Service, Sendable {
             try db.create(index: "deliveries_received_at", on: "deliveries", columns: ["received_at"])
         }
         try migrator.migrate(database)
-        let thread = Thread { [self] in
-            processBatches()
-            exited.signal()
-        }
-        thread.name = "delivery-ledger"
-        thread.start()
+        self.batcher = LedgerBatcher(database: database, logger: logger)
     }
 
     deinit {
-        close()
+        batcher.close()
     }
 
     /// Whether the delivery was already stored.
     public func contains(organization: String, deliveryID: String) async throws -> Bool {
-        try await withCheckedThrowingContinuation { continuation in
-            let accepted = inbox.withLock { inbox in
-                guard !inbox.closed else { return false }
-                inbox.lookups.append(Lookup(organization: organization, deliveryID: deliveryID, continuation: continuation))
-                return true
-            }
-            guard accepted else { return continuation.resume(throwing: LedgerClosedError()) }
-            wakeup.signal()
-        }
+        try await batcher.lookup(organization: organization, deliveryID: deliveryID)
     }
 
     /// Records a stored delivery. Returns at once: the record is committed with the next batch, and
     /// one that a crash loses only lets a redelivery through, which consumers dedupe on `ce_id`.
     public func record(organization: String, deliveryID: String, eventType: String, at date: Date = Date()) {
-        let record = Record(organization: organization, deliveryID: deliveryID, eventType: eventType, receivedAt: date.timeIntervalSince1970)
-        let accepted = inbox.withLock { inbox in
-            guard !inbox.closed else { return false }
-            inbox.records.append(record)
-            return true
-        }
-        if accepted { wakeup.signal() }
+        batcher.record(LedgerBatcher.Record(
+            organization: organization, deliveryID: deliveryID, eventType: eventType, receivedAt: date.timeIntervalSince1970))
     }
 
     /// Forgets deliveries received before `date`; returns how many.
@@ -107,11 +66,76 @@ public final class DeliveryLedger: Service, Sendable {
     /// Runs until graceful shutdown, then commits what is pending and stops the batch thread.
     public func run() async throws {
         try? await gracefulShutdown()
-        await DispatchQueue.global().run { [self] in close() }
+        await DispatchQueue.global().run { [batcher] in batcher.close() }
     }
 
-    /// Commits pending records, fails pending look-ups and stops the batch thread. Blocking.
+    /// Commits pending records, fails later look-ups and stops the batch thread. Blocking.
     public func close() {
+        batcher.close()
+    }
+}
+
+/// The ledger's batch thread and its inbox. The thread owns this object, not the ledger, so a ledger
+/// that is released stops its thread.
+final class LedgerBatcher: Sendable {
+    struct Record {
+        let organization: String
+        let deliveryID: String
+        let eventType: String
+        let receivedAt: Double
+    }
+
+    private struct Lookup {
+        let organization: String
+        let deliveryID: String
+        let continuation: CheckedContinuation<Bool, any Error>
+    }
+
+    private struct Inbox {
+        var lookups: [Lookup] = []
+        var records: [Record] = []
+        var closed = false
+    }
+
+    private let database: any DatabaseWriter
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
+
+    init(database: any DatabaseWriter, logger: Logger) {
+        self.database = database
+        self.logger = logger
+        let thread = Thread { [self] in
+            processBatches()
+            exited.signal()
+        }
+        thread.name = "delivery-ledger"
+        thread.start()
+    }
+
+    func lookup(organization: String, deliveryID: String) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = inbox.withLock { inbox in
+                guard !inbox.closed else { return false }
+                inbox.lookups.append(Lookup(organization: organization, deliveryID: deliveryID, continuation: continuation))
+                return true
+            }
+            guard accepted else { return continuation.resume(throwing: LedgerClosedError()) }
+            wakeup.signal()
+        }
+    }
+
+    func record(_ record: Record) {
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.closed else { return false }
+            inbox.records.append(record)
+            return true
+        }
+        if accepted { wakeup.signal() }
+    }
+
+    func close() {
         let wasOpen = inbox.withLock { inbox in
             defer { inbox.closed = true }
             return !inbox.closed
@@ -133,6 +157,7 @@ public final class DeliveryLedger: Service, Sendable {
         }
     }
 
+    /// One transaction: records first, so a look-up sees every delivery recorded before it.
     private func commit(records: [Record], answering lookups: [Lookup]) {
         do {
             let found: [Bool] = try database.write { db in
