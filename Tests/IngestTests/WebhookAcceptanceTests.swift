@@ -1,5 +1,6 @@
 import Contract
 import Foundation
+import GRDB
 import HTTPTypes
 import HummingbirdTesting
 import Ingest
@@ -133,5 +134,26 @@ struct WebhookAcceptanceTests {
             #expect(notReady.headers[.contentType] == "application/problem+json")
             harness.cluster.setAllBrokers(up: true)
         }
+    }
+}
+
+@Suite("Ingest when its delivery ledger fails", .timeLimit(.minutes(2)))
+struct LedgerFailureTests {
+    @Test func aLedgerThatCannotBeReadGets503WithRetryAfterAndNoEvent() async throws {
+        let harness = try IngestHarness()
+        try await harness.run { client in
+            // Break the store behind ingest's back, as a corrupted or replaced file would.
+            var waitForLocks = Configuration()
+            waitForLocks.busyMode = .timeout(10)
+            let outside = try DatabaseQueue(path: harness.configuration.databasePath, configuration: waitForLocks)
+            try await outside.write { db in try db.execute(sql: "DROP TABLE deliveries") }
+
+            let response = try await client.postWebhook(try Fixtures.lago("customer.created"))
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.retryAfter] == "5")
+            #expect(response.headers[.contentType] == "application/problem+json")
+        }
+        let events = try await harness.events(count: 1, timeout: .seconds(4))
+        #expect(events.isEmpty, "nothing is produced when deduplication cannot be checked")
     }
 }

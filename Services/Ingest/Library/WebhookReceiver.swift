@@ -101,9 +101,14 @@ struct WebhookReceiver: Sendable {
         let acknowledgement = { (status: Acknowledgement.Status) in
             Acknowledgement(status: status, eventID: deliveryID, webhookType: envelope.webhookType, webhookTypeKnown: known)
         }
-        if try await ledger.contains(organization: organizationID, deliveryID: deliveryID) {
-            return acknowledgement(.duplicate)
+        let seen: Bool
+        do {
+            seen = try await ledger.contains(organization: organizationID, deliveryID: deliveryID)
+        } catch {
+            context.logger.error("delivery ledger unavailable; asking the sender to retry", metadata: ["error": "\(error)"])
+            throw unavailable("The delivery ledger could not be read; retry later.")
         }
+        if seen { return acknowledgement(.duplicate) }
 
         let event = BillingEvent(
             key: MessageKey(organizationID: organizationID, externalCustomerID: envelope.externalCustomerID ?? ""),
@@ -118,11 +123,7 @@ struct WebhookReceiver: Sendable {
             try await publisher.publish(event)
         } catch {
             context.logger.error("event not stored; asking the sender to retry", metadata: ["error": "\(error)"])
-            throw Problem(
-                .serviceUnavailable, kind: "event-store-unavailable",
-                detail: "The event could not be stored in Kafka; retry later.",
-                headers: [.retryAfter: String(configuration.retryAfterSeconds)]
-            )
+            throw unavailable("The event could not be stored in Kafka; retry later.")
         }
         ledger.record(organization: organizationID, deliveryID: deliveryID, eventType: envelope.webhookType)
         if !known {
@@ -130,6 +131,14 @@ struct WebhookReceiver: Sendable {
             metrics.unknownTypes.increment()
         }
         return acknowledgement(.accepted)
+    }
+
+    /// A 503 that tells the sender when to retry: nothing was stored, so a retry loses nothing.
+    private func unavailable(_ detail: String) -> Problem {
+        Problem(
+            .serviceUnavailable, kind: "event-store-unavailable", detail: detail,
+            headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+        )
     }
 
     private func checkContentType(_ value: String?) throws {
