@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "bench-baseline", targets: ["BenchBaseline"]),
         .executable(name: "crossbill", targets: ["Crossbill"]),
+        .executable(name: "sandbox", targets: ["SandboxMain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -151,6 +152,62 @@ let package = Package(
             swiftSettings: crossbillSwiftSettings
         ),
 
+        // The sandbox: Salesforce- and NetSuite-compatible API simulators. Written apart from the
+        // writers' client code (no shared types) so a misunderstanding cannot hide on both sides.
+        .target(
+            name: "SandboxCore",
+            dependencies: [
+                "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/Sandbox/Core",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "SalesforceSandbox",
+            dependencies: [
+                "SandboxCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Tools/Sandbox/Salesforce",
+            resources: [.copy("Resources/salesforce-objects.json")],
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "NetSuiteSandbox",
+            dependencies: [
+                "SandboxCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Tools/Sandbox/NetSuite",
+            resources: [.copy("Resources/netsuite-records.json")],
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "SandboxMain",
+            dependencies: [
+                "SandboxCore", "SalesforceSandbox", "NetSuiteSandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Tools/Sandbox/Main",
+            swiftSettings: crossbillSwiftSettings
+        ),
+
         // Tests.
         .target(
             name: "TestSupport",
@@ -195,6 +252,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/IngestTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
+            name: "SandboxTests",
+            dependencies: [
+                "SandboxCore", "SalesforceSandbox", "NetSuiteSandbox", "CurlHTTP", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SandboxTests",
             swiftSettings: crossbillSwiftSettings
         ),
         .testTarget(
