@@ -125,7 +125,7 @@ actor ReadyAnnouncer {
     func running(_ system: String, port: Int) {
         let url = "http://\(host):\(port)"
         urls[system] = url
-        print("\(system) \(url)")
+        announce("\(system) \(url)")
         guard urls.count == expected else { return }
         do {
             let fileURL = URL(fileURLWithPath: portsFile)
@@ -136,7 +136,11 @@ actor ReadyAnnouncer {
         } catch {
             FileHandle.standardError.write(Data("sandbox: cannot write \(portsFile): \(error)\n".utf8))
         }
-        print("sandbox ready (inspection API under /_sandbox on each port)")
-        FileHandle.standardOutput.synchronizeFile()
+        announce("sandbox ready (inspection API under /_sandbox on each port)")
+    }
+
+    /// Unbuffered, so scripts reading a redirected stdout see each line at once.
+    private func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }
