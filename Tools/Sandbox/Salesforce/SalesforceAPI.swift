@@ -364,7 +364,7 @@ struct SalesforceAPI {
                 case .success(let (url, subBody)):
                     result = dispatchSubrequest(method: subrequest.method, url: url, body: subBody, parent: request, state: &state)
                 }
-                var entry: [String: JSONValue] = [
+                let entry: JSONValue = [
                     "body": result.body ?? .null, "httpStatusCode": .number(Decimal(result.status)),
                     "referenceId": .string(subrequest.referenceId),
                     "httpHeaders": .object(result.headers.mapValues(JSONValue.string)),
@@ -373,15 +373,14 @@ struct SalesforceAPI {
                     failedReferences.insert(subrequest.referenceId)
                     if allOrNone {
                         failure = index
-                        responses.append(.object(entry))
+                        responses.append(entry)
                         throw Halted()
                     }
                 } else {
                     bodies[subrequest.referenceId] = result.body ?? .null
                     written += result.recordsWritten
                 }
-                entry["body"] = result.body ?? .null
-                responses.append(.object(entry))
+                responses.append(entry)
             }
         }
         if let failure {
