@@ -14,6 +14,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ingest", targets: ["IngestMain"]),
+        .executable(name: "transform", targets: ["TransformMain"]),
+        .executable(name: "crm-writer", targets: ["CRMWriterMain"]),
+        .executable(name: "erp-writer", targets: ["ERPWriterMain"]),
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "bench-baseline", targets: ["BenchBaseline"]),
         .executable(name: "crossbill", targets: ["Crossbill"]),
@@ -78,9 +81,35 @@ let package = Package(
             swiftSettings: crossbillSwiftSettings
         ),
         .target(
+            name: "SalesforceClient",
+            dependencies: [
+                "CurlHTTP", "Contract",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Shared/SalesforceClient",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "NetSuiteClient",
+            dependencies: [
+                "CurlHTTP", "Contract",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Shared/NetSuiteClient",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
             name: "ServiceRuntime",
             dependencies: [
-                "Kafka",
+                "Kafka", "Contract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +121,20 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Shared/ServiceRuntime",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        // What both writers share: consuming commands in batches, results and dead letters, retries,
+        // the link table and parked commands.
+        .target(
+            name: "CommandWriting",
+            dependencies: [
+                "Kafka", "Contract", "ServiceRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/CommandWriting",
             swiftSettings: crossbillSwiftSettings
         ),
 
@@ -116,6 +159,71 @@ let package = Package(
             name: "IngestMain",
             dependencies: ["Ingest", "ServiceRuntime"],
             path: "Services/Ingest/Main",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "Transform",
+            dependencies: [
+                "Kafka", "Contract", "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Transform/Library",
+            resources: [.copy("Mappings")],
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "TransformMain",
+            dependencies: ["Transform", "ServiceRuntime"],
+            path: "Services/Transform/Main",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "CRMWriter",
+            dependencies: [
+                "Kafka", "Contract", "ServiceRuntime", "CommandWriting", "SalesforceClient", "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/CRMWriter/Library",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "CRMWriterMain",
+            dependencies: ["CRMWriter", "ServiceRuntime"],
+            path: "Services/CRMWriter/Main",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .target(
+            name: "ERPWriter",
+            dependencies: [
+                "Kafka", "Contract", "ServiceRuntime", "CommandWriting", "NetSuiteClient", "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/ERPWriter/Library",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "ERPWriterMain",
+            dependencies: ["ERPWriter", "ServiceRuntime"],
+            path: "Services/ERPWriter/Main",
             swiftSettings: crossbillSwiftSettings
         ),
 
@@ -157,7 +265,7 @@ let package = Package(
         .target(
             name: "SandboxCore",
             dependencies: [
-                "ServiceRuntime",
+                "ServiceRuntime", "Contract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -169,7 +277,7 @@ let package = Package(
         .target(
             name: "SalesforceSandbox",
             dependencies: [
-                "SandboxCore",
+                "SandboxCore", "Contract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -183,7 +291,7 @@ let package = Package(
         .target(
             name: "NetSuiteSandbox",
             dependencies: [
-                "SandboxCore",
+                "SandboxCore", "Contract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -257,7 +365,7 @@ let package = Package(
         .testTarget(
             name: "SandboxTests",
             dependencies: [
-                "SandboxCore", "SalesforceSandbox", "NetSuiteSandbox", "CurlHTTP", "TestSupport",
+                "SandboxCore", "SalesforceSandbox", "NetSuiteSandbox", "CurlHTTP", "Contract", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -265,6 +373,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/SandboxTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
+            name: "SalesforceClientTests",
+            dependencies: [
+                "SalesforceClient", "SalesforceSandbox", "SandboxCore", "CurlHTTP", "Contract", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SalesforceClientTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
+            name: "NetSuiteClientTests",
+            dependencies: [
+                "NetSuiteClient", "NetSuiteSandbox", "SandboxCore", "CurlHTTP", "Contract", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/NetSuiteClientTests",
             swiftSettings: crossbillSwiftSettings
         ),
         .testTarget(

@@ -63,6 +63,14 @@ public final class KafkaConsumer: Sendable {
     /// cancelled or the consumer is closed.
     public func messages() -> KafkaMessages { KafkaMessages(consumer: self) }
 
+    /// The next messages, at most `batchSize`, waiting up to `timeout` for the first one. Empty when
+    /// nothing arrived in time or the consumer is closed. Call from one task at a time.
+    public func poll(timeout: Duration) async -> [KafkaMessage] {
+        let ready = fetchBatch(timeout: .zero)
+        if !ready.isEmpty || timeout == .zero { return ready }
+        return await fetchBatchWaiting(timeout: timeout)
+    }
+
     /// Marks a message done: its effects are durable. Its offset is committed once every earlier message
     /// of its partition is done too.
     public func markDone(_ message: KafkaMessage) {

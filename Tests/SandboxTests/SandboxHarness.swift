@@ -1,3 +1,4 @@
+import Contract
 import CurlHTTP
 import Foundation
 import HTTPTypes

@@ -22,16 +22,9 @@ struct BillingEventPublisher: Sendable {
     let topic: String
 
     func publish(_ event: BillingEvent) async throws {
-        let headers = [
-            KafkaHeader(name: MessageHeader.id, value: event.id),
-            KafkaHeader(name: MessageHeader.type, value: event.type),
-            KafkaHeader(name: MessageHeader.source, value: event.source),
-            KafkaHeader(name: MessageHeader.time, value: Date().crossbillTimestamp),
-            KafkaHeader(name: MessageHeader.specVersion, value: MessageHeader.specVersionValue),
-            KafkaHeader(name: MessageHeader.contentType, value: MessageHeader.jsonContentType),
-            KafkaHeader(name: MessageHeader.traceParent, value: TraceParent.continuing(event.traceParent)),
-            KafkaHeader(name: MessageHeader.webhookTypeStatus, value: event.typeKnown ? "known" : "unknown"),
-        ]
+        let headers = EventMessages.headers(
+            id: event.id, type: event.type, source: event.source, traceParent: TraceParent.continuing(event.traceParent)
+        ) + [KafkaHeader(name: MessageHeader.webhookTypeStatus, value: event.typeKnown ? "known" : "unknown")]
         _ = try await producer.send(
             KafkaOutgoingMessage(topic: topic, key: event.key.description, value: event.body, headers: headers)
         )

@@ -2,8 +2,8 @@ import Foundation
 
 /// Any JSON document, decoded without losing number precision (numbers are `Decimal`).
 ///
-/// The simulated APIs take free-form records, so request bodies are read into this rather than into
-/// fixed types; each system then validates the fields against its own schema.
+/// Billing payloads, command fields and the simulated APIs' records are free-form, so they are read
+/// into this rather than into fixed types.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
@@ -80,6 +80,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public subscript(key: String) -> JSONValue? {
         objectValue?[key]
     }
+
+    public var numberValue: Decimal? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,

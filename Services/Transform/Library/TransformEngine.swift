@@ -1,0 +1,147 @@
+import Contract
+import Crypto
+import Foundation
+import Kafka
+
+/// A connection as transform sees it: where its commands go and how records are mapped.
+public struct MappedConnection: Sendable {
+    public let name: String
+    public let system: TargetSystem
+    /// Organizations whose events the connection takes; empty takes every organization.
+    public let organizations: Set<String>
+    public let mappings: MappingSet
+
+    public init(name: String, system: TargetSystem, organizations: Set<String>, mappings: MappingSet) {
+        self.name = name
+        self.system = system
+        self.organizations = organizations
+        self.mappings = mappings
+    }
+
+    func serves(_ organization: String) -> Bool { organizations.isEmpty || organizations.contains(organization) }
+}
+
+/// What one billing event turns into.
+enum TransformOutput: Sendable {
+    case command(SyncCommand)
+    case result(SyncResult)
+}
+
+/// Turns billing events into commands: reads the objects, drops stale versions, applies every
+/// connection's mappings and suppresses commands whose content did not change. No I/O but the state
+/// view; the caller produces the outputs and then stores the view's changes.
+struct TransformEngine: Sendable {
+    static let reporter = "transform"
+    let connections: [MappedConnection]
+
+    func transform(_ message: KafkaMessage, state: inout StateView) throws -> [TransformOutput] {
+        let eventID = message.header(MessageHeader.id) ?? "\(message.topic)/\(message.partition)/\(message.offset)"
+        let eventType = message.header(MessageHeader.type) ?? "unknown"
+        let organization = message.keyString.flatMap(MessageKey.init)?.organizationID ?? ""
+        func eventResult(_ outcome: SyncOutcome, kind: String = "unknown", id: String = "", reason: String, error: ProviderError? = nil) -> [TransformOutput] {
+            [.result(SyncResult(
+                outcome: outcome,
+                source: SourceDocument(eventID: eventID, eventType: eventType, billingObject: kind, billingID: id),
+                reason: reason, error: error, reporter: Self.reporter))]
+        }
+        guard let envelope = JSONValue.parse(message.value) else {
+            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: "the event is not valid JSON"))
+        }
+        let objects: [BillingObject]
+        do {
+            guard let found = try BillingObjects.read(envelope) else {
+                return eventResult(.skipped, kind: envelope["object_type"]?.stringValue ?? "unknown", reason: "unsupported_event")
+            }
+            objects = found
+        } catch {
+            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: error.reason))
+        }
+        guard !organization.isEmpty else {
+            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: "the message key names no organization"))
+        }
+        let connections = connections.filter { $0.serves(organization) }
+        guard !connections.isEmpty, let primary = objects.last(where: \.primary) else {
+            return eventResult(.skipped, kind: objects.last?.kind ?? "unknown", reason: "no_connection")
+        }
+
+        var outputs: [TransformOutput] = []
+        for object in objects {
+            let key = EntityKey(organization: organization, kind: object.kind, billingID: object.billingID)
+            if let applied = try state.version(of: key), object.version.isOlder(than: applied) {
+                if object.primary {
+                    outputs += eventResult(.skipped, kind: object.kind, id: object.billingID, reason: "stale_version")
+                }
+                continue
+            }
+            if !object.version.parts.isEmpty { state.setVersion(object.version, of: key) }
+            let source = SourceDocument(eventID: eventID, eventType: eventType, billingObject: object.kind, billingID: object.billingID)
+            for connection in connections {
+                for mapping in connection.mappings.mappings(for: object.kind) {
+                    outputs += try apply(mapping, to: object, connection: connection, source: source, state: &state)
+                }
+            }
+        }
+        if outputs.isEmpty {
+            outputs += eventResult(.skipped, kind: primary.kind, id: primary.billingID, reason: "no_mapping")
+        }
+        return outputs
+    }
+
+    /// One mapping of one object for one connection: a command, or a result saying why there is none.
+    /// Only the event's own object reports `skipped` and `unchanged`; its parents are written only when
+    /// they changed and stay quiet otherwise.
+    private func apply(
+        _ mapping: ObjectMapping, to object: BillingObject, connection: MappedConnection, source: SourceDocument,
+        state: inout StateView
+    ) throws -> [TransformOutput] {
+        var source = source
+        func result(_ outcome: SyncOutcome, reason: String? = nil, error: ProviderError? = nil) -> TransformOutput {
+            .result(SyncResult(
+                outcome: outcome, connection: connection.name, system: connection.system, object: mapping.target,
+                source: source, reason: reason, error: error, reporter: Self.reporter))
+        }
+        switch RecordMapper(mapping: mapping, items: connection.mappings.items).map(object.body) {
+        case .filtered(let why):
+            return object.primary ? [result(.skipped, reason: "filtered: \(why)")] : []
+        case .failed(let error):
+            return [result(.failed, reason: "invalid_mapping", error: error)]
+        case .record(let record):
+            source.documentNumber = record.documentNumber
+            let command = SyncCommand(
+                id: Self.commandID(eventID: source.eventID, connection: connection.name, mapping: mapping.name, externalID: record.externalID),
+                connection: connection.name, system: connection.system, object: mapping.target,
+                externalIDField: mapping.externalIDField, externalID: record.externalID, recordID: record.recordID,
+                fields: record.fields, references: record.references, replaceSublists: record.replaceSublists,
+                source: source)
+            let contentKey = ContentKey(connection: connection.name, mapping: mapping.name, externalID: record.externalID)
+            let hash = Self.contentHash(of: record, object: mapping.target)
+            if try state.contentHash(of: contentKey) == hash {
+                return object.primary ? [result(.unchanged)] : []
+            }
+            state.setContentHash(hash, of: contentKey)
+            return [.command(command)]
+        }
+    }
+
+    /// Stable for one event, connection, mapping and record, so a replayed event yields the same ids.
+    static func commandID(eventID: String, connection: String, mapping: String, externalID: String) -> String {
+        digest("\(eventID)\u{1F}\(connection)\u{1F}\(mapping)\u{1F}\(externalID)")
+    }
+
+    /// A hash of what would be written: equal hashes mean the write would change nothing.
+    static func contentHash(of record: MappedRecord, object: String) -> String {
+        let content: JSONValue = [
+            "object": .string(object), "record_id": record.recordID.map(JSONValue.string) ?? .null,
+            "fields": .object(record.fields),
+            "references": .array(record.references.map { reference in
+                ["path": .string(reference.path), "object": .string(reference.object),
+                 "id": reference.externalID.map(JSONValue.string) ?? .null]
+            }),
+        ]
+        return digest(String(decoding: content.encoded(), as: UTF8.self))
+    }
+
+    private static func digest(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,4 @@
+import Transform
+import ServiceRuntime
+
+await ServiceMain.run(name: TransformApplication.name, build: TransformApplication.build)
