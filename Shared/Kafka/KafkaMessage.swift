@@ -50,6 +50,15 @@ public struct KafkaMessage: Sendable {
     public let value: [UInt8]
     public let headers: [KafkaHeader]
 
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader]) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }

@@ -1,0 +1,4 @@
+import CRMWriter
+import ServiceRuntime
+
+await ServiceMain.run(name: CRMWriterApplication.name, build: CRMWriterApplication.build)

@@ -1,0 +1,4 @@
+import ERPWriter
+import ServiceRuntime
+
+await ServiceMain.run(name: ERPWriterApplication.name, build: ERPWriterApplication.build)
