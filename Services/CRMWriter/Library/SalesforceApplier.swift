@@ -155,10 +155,10 @@ final class SalesforceApplier: CommandApplier {
     /// The record to send: fields, the external ID or Id, and resolved references.
     private func record(for command: SyncCommand, omitCreateOnly: Bool, connection: SalesforceConnection, name: String) async -> Result<[String: JSONValue], ProviderError> {
         var record = command.fields
-        if let recordID = command.recordID {
-            record["Id"] = .string(recordID)
-            if let field = command.externalIDField { record[field] = .string(command.externalID) }
-        }
+        // Collections upserts match each record on its own external-ID value; an update by Id sets it
+        // too, so children can find a linked Account by external ID.
+        if let field = command.externalIDField { record[field] = .string(command.externalID) }
+        if let recordID = command.recordID { record["Id"] = .string(recordID) }
         let linked = try? await store.targetID(connection: command.connection, record: command.recordKey)
         let exists = omitCreateOnly || linked != nil
         for reference in command.references {

@@ -90,25 +90,3 @@ final class NetSuiteApplier: CommandApplier {
         }
     }
 }
-
-extension JSONValue {
-    /// A copy with `value` at the dotted `path` (`apply.items.0.doc`); missing objects are created.
-    func setting(_ value: JSONValue, at path: String) -> JSONValue {
-        setting(value, at: path.split(separator: ".").map(String.init)[...])
-    }
-
-    private func setting(_ value: JSONValue, at path: ArraySlice<String>) -> JSONValue {
-        guard let head = path.first else { return value }
-        switch self {
-        case .array(var items):
-            guard let index = Int(head), items.indices.contains(index) else { return self }
-            items[index] = items[index].setting(value, at: path.dropFirst())
-            return .array(items)
-        case .object(var members):
-            members[head] = (members[head] ?? .object([:])).setting(value, at: path.dropFirst())
-            return .object(members)
-        default:
-            return JSONValue.object([:]).setting(value, at: path)
-        }
-    }
-}

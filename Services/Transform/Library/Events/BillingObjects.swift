@@ -93,8 +93,9 @@ enum BillingObjects {
             keys["memo"] = text("status") == "voided"
                 ? .string("Voided in billing on \(text("voided_at").prefix(10)): invoice \(number)")
                 : .string("Billing invoice \(number)")
+            // What the NetSuite invoice's lines add up to: fees less discounts and credits, plus taxes.
             let net = cents("fees_amount_cents") - cents("coupons_amount_cents") - cents("prepaid_credit_amount_cents")
-                - cents("credit_notes_amount_cents") - cents("progressive_billing_credit_amount_cents")
+                - cents("credit_notes_amount_cents") - cents("progressive_billing_credit_amount_cents") + cents("taxes_amount_cents")
             keys["net_amount_cents"] = .number(net)
             return keys
         default:

@@ -343,5 +343,5 @@ private struct PartialItems {
 
 extension ItemTable {
     /// Kinds with a default item.
-    static let kinds: Set<String> = ["subscription_fee", "minimum_commitment", "coupon", "prepaid_credit", "credit_note"]
+    static let kinds: Set<String> = ["subscription_fee", "minimum_commitment", "coupon", "prepaid_credit", "credit_note", "tax"]
 }

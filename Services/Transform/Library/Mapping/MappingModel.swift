@@ -134,7 +134,8 @@ public enum ItemRule: Sendable {
 public struct ItemTable: Sendable {
     public var billableMetrics: [String: String]
     public var addOns: [String: String]
-    /// By kind: `subscription_fee`, `minimum_commitment`, `coupon`, `prepaid_credit`, `credit_note`.
+    /// By kind: `subscription_fee`, `minimum_commitment`, `coupon`, `prepaid_credit`, `credit_note`, and
+    /// `tax` for the taxes line (accounts without SuiteTax tax details).
     public var defaults: [String: String]
     public var fallback: String?
 

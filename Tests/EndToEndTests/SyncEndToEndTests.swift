@@ -1,0 +1,252 @@
+import Contract
+import CurlHTTP
+import Foundation
+import HTTPTypes
+import Kafka
+import TestSupport
+import Testing
+
+/// The whole billing → Salesforce and NetSuite path as real processes: dev-broker, sandbox, ingest,
+/// transform, crm-writer and erp-writer, fed signed webhooks over HTTP.
+@Suite("billing to Salesforce and NetSuite, end to end", .serialized, .timeLimit(.minutes(5)))
+struct SyncEndToEndTests {
+    static let hmacKey = "e2e-sync-hmac-key"
+    static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
+
+    /// The running stack; every process stops when the test ends.
+    struct Stack {
+        let processes: [ServiceProcess]
+        let bootstrapServers: String
+        let ingestURL: String
+        let salesforceURL: String
+        let netsuiteURL: String
+        let http: CurlHTTPClient
+
+        func post(_ body: [UInt8], uniqueKey: String) async throws -> HTTPClientResponse {
+            try await http.execute(HTTPClientRequest(
+                method: .post, url: "\(ingestURL)/webhooks/lago/acme",
+                headers: [
+                    .contentType: "application/json",
+                    HTTPField.Name("X-Lago-Signature")!: LagoSigning.hmac(body, key: SyncEndToEndTests.hmacKey),
+                    HTTPField.Name("X-Lago-Signature-Algorithm")!: "hmac",
+                    HTTPField.Name("X-Lago-Unique-Key")!: uniqueKey,
+                ],
+                body: body))
+        }
+
+        func records(_ system: String, _ type: String) async throws -> [JSONValue] {
+            let base = system == "salesforce" ? salesforceURL : netsuiteURL
+            let response = try await http.execute(HTTPClientRequest(url: "\(base)/_sandbox/records/\(type)"))
+            guard response.status == .ok else { return [] }
+            return JSONValue.parse(Data(response.body))?.arrayValue ?? []
+        }
+
+        /// Waits until `type` holds `count` records (or the time is up) and returns them.
+        func waitForRecords(_ system: String, _ type: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [JSONValue] {
+            let deadline = ContinuousClock.now + timeout
+            var found: [JSONValue] = []
+            while ContinuousClock.now < deadline {
+                found = try await records(system, type)
+                if found.count >= count { return found }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            return found
+        }
+
+        func stop() async throws {
+            for process in processes.reversed() { try await process.terminate() }
+            http.shutdown()
+        }
+    }
+
+    private func listeningURL(_ process: ServiceProcess) async throws -> String {
+        let line = try await process.waitForLine(containing: "listening on")
+        let address = try #require(line.range(of: "listening on 127.0.0.1:"))
+        let port = try #require(Int(line[address.upperBound...].prefix { $0.isNumber }))
+        return "http://127.0.0.1:\(port)"
+    }
+
+    private func startStack() async throws -> Stack {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+        let broker = try ServiceProcess("dev-broker", arguments: ["--control-port", "0", "--partitions", "3"])
+        let bootstrap = String(try await broker.waitForLine(containing: "bootstrap ").dropFirst("bootstrap ".count))
+        let sandbox = try ServiceProcess("sandbox", arguments: [
+            "--salesforce-port", "0", "--netsuite-port", "0", "--ports-file", path("ports.json"), "--log-level", "warning",
+        ])
+        let salesforce = String(try await sandbox.waitForLine(containing: "salesforce http").split(separator: " ")[1])
+        let netsuite = String(try await sandbox.waitForLine(containing: "netsuite http").split(separator: " ")[1])
+
+        // NetSuite item ids of the sandbox account: one-to-one for the api_calls metric, defaults per kind.
+        try """
+        {"system": "netsuite", "items": {"billableMetrics": {"api_calls": "2"},
+          "defaults": {"subscription_fee": "1", "minimum_commitment": "1", "coupon": "5", "prepaid_credit": "5", "credit_note": "5", "tax": "4"}}}
+        """.write(toFile: path("netsuite-mapping.json"), atomically: true, encoding: .utf8)
+
+        let common = ["KAFKA_BOOTSTRAP_SERVERS": bootstrap, "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info"]
+        let ingest = try ServiceProcess("ingest", environment: common.merging([
+            "INGEST_ORGANIZATIONS": "acme",
+            "INGEST_ORGANIZATION_ACME_ID": Self.organization,
+            "INGEST_ORGANIZATION_ACME_HMAC_KEY": Self.hmacKey,
+            "INGEST_DATABASE_PATH": path("ingest.sqlite"),
+        ]) { _, new in new })
+        let transform = try ServiceProcess("transform", environment: common.merging([
+            "TRANSFORM_CONNECTIONS": "sf,ns",
+            "TRANSFORM_CONNECTION_SF_SYSTEM": "salesforce",
+            "TRANSFORM_CONNECTION_NS_SYSTEM": "netsuite",
+            "TRANSFORM_CONNECTION_NS_MAPPING_FILE": path("netsuite-mapping.json"),
+            "TRANSFORM_DATABASE_PATH": path("transform.sqlite"),
+        ]) { _, new in new })
+        let crmWriter = try ServiceProcess("crm-writer", environment: common.merging([
+            "CRM_CONNECTIONS": "sf",
+            "CRM_CONNECTION_SF_LOGIN_URL": salesforce,
+            "CRM_CONNECTION_SF_CLIENT_ID": "crossbill-sandbox-client",
+            "CRM_CONNECTION_SF_CLIENT_SECRET": "crossbill-sandbox-secret",
+            "CRM_DATABASE_PATH": path("crm.sqlite"),
+            "CRM_RETRY_INITIAL_MS": "50",
+        ]) { _, new in new })
+        let erpWriter = try ServiceProcess("erp-writer", environment: common.merging([
+            "ERP_CONNECTIONS": "ns",
+            "ERP_CONNECTION_NS_ACCOUNT_ID": "TSTDRV1234567",
+            "ERP_CONNECTION_NS_BASE_URL": netsuite,
+            "ERP_CONNECTION_NS_CONSUMER_KEY": "crossbill-sandbox-consumer-key",
+            "ERP_CONNECTION_NS_CONSUMER_SECRET": "crossbill-sandbox-consumer-secret",
+            "ERP_CONNECTION_NS_TOKEN_ID": "crossbill-sandbox-token-id",
+            "ERP_CONNECTION_NS_TOKEN_SECRET": "crossbill-sandbox-token-secret",
+            "ERP_CONNECTION_NS_CONCURRENCY_LIMIT": "3",
+            "ERP_DATABASE_PATH": path("erp.sqlite"),
+            "ERP_RETRY_INITIAL_MS": "50",
+        ]) { _, new in new })
+        let ingestURL = try await listeningURL(ingest)
+        for service in [transform, crmWriter, erpWriter] { _ = try await listeningURL(service) }
+        return Stack(
+            processes: [broker, sandbox, ingest, transform, crmWriter, erpWriter], bootstrapServers: bootstrap,
+            ingestURL: ingestURL, salesforceURL: salesforce, netsuiteURL: netsuite,
+            http: CurlHTTPClient(configuration: .init(requestTimeout: .seconds(10)), logger: quietLogger))
+    }
+
+    /// The story: customer, plan, subscription, invoice, payment, credit note, and a second invoice
+    /// that is voided.
+    static func story() throws -> [(name: String, body: [UInt8])] {
+        var voided = try #require(JSONValue.parse(Data(try Fixtures.lago("invoice.created"))))
+        voided = voided.setting("invoice.voided", at: "webhook_type")
+            .setting("2f3e4d5c-6b7a-4899-a8b7-c6d5e4f3a2b1", at: "invoice.lago_id")
+            .setting("ACM-7C3E-012-003", at: "invoice.number")
+            .setting("voided", at: "invoice.status")
+            .setting("2025-04-05T10:00:00Z", at: "invoice.voided_at")
+            .setting("2025-04-05T10:00:00Z", at: "invoice.updated_at")
+        return try ["customer.created", "plan.created", "subscription.started", "invoice.created", "payment.succeeded", "credit_note.created"]
+            .map { ($0, try Fixtures.lago($0)) } + [("invoice.voided", Array(voided.encoded()))]
+    }
+
+    @Test func aSignedStoryEndsAsTheExpectedRecordsAndReplaysCreateNothing() async throws {
+        let stack = try await startStack()
+        defer { Task { try? await stack.stop() } }
+        for (name, body) in try Self.story() {
+            let response = try await stack.post(body, uniqueKey: "story-\(name)")
+            #expect(response.status == .ok, "\(name): \(response.bodyText)")
+        }
+
+        // Salesforce: every object once, with its fields and lookups.
+        let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
+        #expect(accounts.count == 1)
+        let account = try #require(accounts.first)
+        #expect(account["Name"] == "Acme Corp")
+        #expect(account["Billing_Id__c"] == "99a6094e-199b-4101-896a-54e927ce7bd7")
+        #expect(account["BillingCity"] == "Woodland Hills")
+        let invoices = try await stack.waitForRecords("salesforce", "Billing_Invoice__c", count: 2)
+        #expect(invoices.count == 2)
+        let invoice = try #require(invoices.first { $0["Name"] == "ACM-7C3E-012-002" })
+        #expect(invoice["Total_Amount__c"] == 138)
+        #expect(invoice["Account__c"] == account["Id"])
+        #expect(invoice["Issuing_Date__c"] == "2025-04-01")
+        #expect(invoices.first { $0["Name"] == "ACM-7C3E-012-003" }?["Status__c"] == "voided")
+        let payments = try await stack.waitForRecords("salesforce", "Billing_Payment__c", count: 1)
+        #expect(payments.first?["Invoice__c"] == invoice["Id"])
+        #expect(payments.first?["Amount__c"] == 138)
+        let creditNotes = try await stack.waitForRecords("salesforce", "Billing_Credit_Note__c", count: 1)
+        #expect(creditNotes.first?["Invoice__c"] == invoice["Id"])
+        let subscriptions = try await stack.waitForRecords("salesforce", "Billing_Subscription__c", count: 1)
+        #expect(subscriptions.first?["Plan_Code__c"] == "startup_monthly")
+        #expect(invoice["Subscription__c"] == subscriptions.first?["Id"])
+        let products = try await stack.waitForRecords("salesforce", "Product2", count: 1)
+        #expect(products.first?["ProductCode"] == "startup_monthly")
+        let prices = try await stack.waitForRecords("salesforce", "PricebookEntry", count: 1)
+        #expect(prices.first?["UnitPrice"] == 100)
+        #expect(try await stack.waitForRecords("salesforce", "Billing_Coupon__c", count: 1).first?["Code__c"] == "welcome10")
+        #expect(try await stack.waitForRecords("salesforce", "Billing_Applied_Coupon__c", count: 1).count == 1)
+
+        // NetSuite: the customer, both invoices, the payment applied to the first, the credit memo, and
+        // the void's credit memo.
+        let customers = try await stack.waitForRecords("netsuite", "customer", count: 1)
+        #expect(customers.count == 1)
+        #expect(customers.first?["entityId"] == "cust_acme_001")
+        let nsInvoices = try await stack.waitForRecords("netsuite", "invoice", count: 2)
+        #expect(nsInvoices.count == 2)
+        let payment = try #require(try await stack.waitForRecords("netsuite", "customerPayment", count: 1).first)
+        #expect(payment["payment"] == 138)
+        let memos = try await stack.waitForRecords("netsuite", "creditMemo", count: 2)
+        #expect(memos.count == 2)
+
+        // Replaying every webhook under new delivery ids changes nothing.
+        var before: [String: Int] = [:]
+        let watched = [("salesforce", "Account"), ("salesforce", "Billing_Invoice__c"), ("salesforce", "Billing_Payment__c"),
+                       ("netsuite", "customer"), ("netsuite", "invoice"), ("netsuite", "creditMemo"), ("netsuite", "customerPayment")]
+        for (system, type) in watched { before["\(system)/\(type)"] = try await stack.records(system, type).count }
+        let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
+        for (name, body) in try Self.story() {
+            let response = try await stack.post(body, uniqueKey: "replay-\(name)")
+            #expect(response.status == .ok)
+        }
+        let collected = await collect(400, from: results, timeout: .seconds(8))
+        await results.close()
+        let decoded = collected.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
+        #expect(decoded.contains { $0.outcome == .unchanged && $0.source.eventID.hasPrefix("replay-") })
+        #expect(!decoded.contains { $0.outcome == .created && $0.source.eventID.hasPrefix("replay-") })
+        for (system, type) in watched {
+            #expect(try await stack.records(system, type).count == before["\(system)/\(type)"], "\(system) \(type)")
+        }
+    }
+
+    @Test func aRejectedRecordFailsOnceWithTheProvidersReasonAndTheRestGoesOn() async throws {
+        let stack = try await startStack()
+        defer { Task { try? await stack.stop() } }
+        // The sandbox's validation rule refuses Account names starting with REJECT; NetSuite takes it.
+        var rejected = try #require(JSONValue.parse(Data(try Fixtures.lago("customer.created"))))
+        rejected = rejected.setting("REJECT Corp", at: "customer.name")
+            .setting("cust_reject_001", at: "customer.external_id")
+            .setting("aaaaaaaa-1111-4222-8333-444455556666", at: "customer.lago_id")
+        let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
+        let deadLetters = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.deadLetters(of: Topic.crmCommands)])
+        // Expire the writer's session half-way: the next write must refresh it without a failure.
+        #expect(try await stack.post(Array(rejected.encoded()), uniqueKey: "reject-1").status == .ok)
+        _ = try await stack.http.execute(HTTPClientRequest(method: .post, url: "\(stack.salesforceURL)/_sandbox/sessions/expire"))
+        #expect(try await stack.post(try Fixtures.lago("customer.created"), uniqueKey: "after-reject").status == .ok)
+
+        let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
+        #expect(accounts.map { $0["Name"] } == ["Acme Corp"])
+        #expect(try await stack.waitForRecords("netsuite", "customer", count: 2).count == 2)
+
+        let failures = await collect(1, from: deadLetters, timeout: .seconds(20))
+        await deadLetters.close()
+        #expect(failures.count == 1)
+        #expect(failures.first?.header(DeadLetterHeaderName.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        let all = await collect(4, from: results, timeout: .seconds(20))
+        await results.close()
+        let decoded = all.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
+        let failed = decoded.filter { $0.outcome == .failed }
+        #expect(failed.count == 1)
+        #expect(failed.first?.error?.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        #expect(failed.first?.source.billingID == "aaaaaaaa-1111-4222-8333-444455556666")
+        #expect(failed.first?.object == "Account")
+        #expect(decoded.filter { $0.outcome == .created }.count == 3)
+    }
+}
+
+/// The dead-letter header names, as the writers set them (kept here so the test reads the contract,
+/// not the implementation).
+enum DeadLetterHeaderName {
+    static let errorCode = "crossbill_error_code"
+}
