@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Starts the dev broker, the sandbox (Salesforce and NetSuite simulators) and ingest on localhost
-# with a demo organization; Ctrl-C stops them all.
+# Starts the dev broker, the sandbox (Salesforce and NetSuite simulators), ingest, transform and both
+# writers on localhost, with a demo organization synced to the sandbox; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(swift build --show-bin-path)
-mkdir -p var/dev-broker var/ingest var/sandbox
+mkdir -p var/dev-broker var/ingest var/sandbox var/transform var/crm-writer var/erp-writer
 rm -f var/dev-broker/bootstrap var/sandbox/ports.json
 
 pids=()
@@ -29,7 +29,35 @@ INGEST_DATABASE_PATH=var/ingest/ingest.sqlite \
     "$bin/ingest" &
 pids+=($!)
 
+TRANSFORM_CONNECTIONS=salesforce,netsuite \
+TRANSFORM_CONNECTION_SALESFORCE_SYSTEM=salesforce \
+TRANSFORM_CONNECTION_NETSUITE_SYSTEM=netsuite \
+TRANSFORM_CONNECTION_NETSUITE_MAPPING_FILE=Tools/scripts/netsuite-sandbox-items.json \
+HTTP_PORT=8081 \
+    "$bin/transform" &
+pids+=($!)
+
+CRM_CONNECTIONS=salesforce \
+CRM_CONNECTION_SALESFORCE_LOGIN_URL=http://127.0.0.1:8091 \
+CRM_CONNECTION_SALESFORCE_CLIENT_ID=crossbill-sandbox-client \
+CRM_CONNECTION_SALESFORCE_CLIENT_SECRET=crossbill-sandbox-secret \
+HTTP_PORT=8082 \
+    "$bin/crm-writer" &
+pids+=($!)
+
+ERP_CONNECTIONS=netsuite \
+ERP_CONNECTION_NETSUITE_ACCOUNT_ID=TSTDRV1234567 \
+ERP_CONNECTION_NETSUITE_BASE_URL=http://127.0.0.1:8092 \
+ERP_CONNECTION_NETSUITE_CONSUMER_KEY=crossbill-sandbox-consumer-key \
+ERP_CONNECTION_NETSUITE_CONSUMER_SECRET=crossbill-sandbox-consumer-secret \
+ERP_CONNECTION_NETSUITE_TOKEN_ID=crossbill-sandbox-token-id \
+ERP_CONNECTION_NETSUITE_TOKEN_SECRET=crossbill-sandbox-token-secret \
+HTTP_PORT=8083 \
+    "$bin/erp-writer" &
+pids+=($!)
+
 echo "ingest:     http://127.0.0.1:8080/webhooks/lago/demo (HMAC key demo-hmac-key)"
 echo "dev broker: $KAFKA_BOOTSTRAP_SERVERS (control API http://127.0.0.1:9644)"
+echo "transform:  http://127.0.0.1:8081/metrics; crm-writer :8082; erp-writer :8083"
 echo "sandbox:    Salesforce http://127.0.0.1:8091, NetSuite http://127.0.0.1:8092 (inspect: GET /_sandbox/records)"
 wait -n "${pids[@]}"
