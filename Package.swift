@@ -398,6 +398,15 @@ let package = Package(
             swiftSettings: crossbillSwiftSettings
         ),
         .testTarget(
+            name: "TransformTests",
+            dependencies: [
+                "Transform", "Contract", "Kafka", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/TransformTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "Kafka", "Contract", "CurlHTTP", "TestSupport",
