@@ -114,7 +114,7 @@ struct TransformEngine: Sendable {
                 fields: record.fields, references: record.references, replaceSublists: record.replaceSublists,
                 source: source)
             let contentKey = ContentKey(connection: connection.name, mapping: mapping.name, externalID: record.externalID)
-            let hash = Self.contentHash(of: record, object: mapping.target)
+            let hash = Self.contentHash(of: command)
             if try state.contentHash(of: contentKey) == hash {
                 return object.primary ? [result(.unchanged)] : []
             }
@@ -128,18 +128,20 @@ struct TransformEngine: Sendable {
         digest("\(eventID)\u{1F}\(connection)\u{1F}\(mapping)\u{1F}\(externalID)")
     }
 
-    /// A hash of what would be written: equal hashes mean the write would change nothing.
-    static func contentHash(of record: MappedRecord, object: String) -> String {
-        let content: JSONValue = [
-            "object": .string(object), "record_id": record.recordID.map(JSONValue.string) ?? .null,
-            "fields": .object(record.fields),
-            "references": .array(record.references.map { reference in
-                ["path": .string(reference.path), "object": .string(reference.object),
-                 "id": reference.externalID.map(JSONValue.string) ?? .null]
-            }),
-        ]
-        return digest(String(decoding: content.encoded(), as: UTF8.self))
+    /// A hash of everything the command would write (not its id or source): equal hashes mean the
+    /// write would change nothing.
+    static func contentHash(of command: SyncCommand) -> String {
+        var content = command
+        content.id = ""
+        content.source = SourceDocument(eventID: "", eventType: "", billingObject: "", billingID: "")
+        return digest(String(decoding: (try? contentEncoder.encode(content)) ?? Data(), as: UTF8.self))
     }
+
+    private static let contentEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
 
     private static func digest(_ text: String) -> String {
         SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
