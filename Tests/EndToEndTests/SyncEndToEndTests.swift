@@ -127,6 +127,18 @@ struct SyncEndToEndTests {
             http: CurlHTTPClient(configuration: .init(requestTimeout: .seconds(10)), logger: quietLogger))
     }
 
+    /// Runs `body` against a fresh stack and stops every process afterwards, also when `body` throws.
+    private func withStack(_ body: (Stack) async throws -> Void) async throws {
+        let stack = try await startStack()
+        do {
+            try await body(stack)
+        } catch {
+            try? await stack.stop()
+            throw error
+        }
+        try await stack.stop()
+    }
+
     /// The story: customer, plan, subscription, invoice, payment, credit note, and a second invoice
     /// that is voided.
     static func story() throws -> [(name: String, body: [UInt8])] {
@@ -142,106 +154,106 @@ struct SyncEndToEndTests {
     }
 
     @Test func aSignedStoryEndsAsTheExpectedRecordsAndReplaysCreateNothing() async throws {
-        let stack = try await startStack()
-        defer { Task { try? await stack.stop() } }
-        for (name, body) in try Self.story() {
-            let response = try await stack.post(body, uniqueKey: "story-\(name)")
-            #expect(response.status == .ok, "\(name): \(response.bodyText)")
-        }
+        try await withStack { stack in
+            for (name, body) in try Self.story() {
+                let response = try await stack.post(body, uniqueKey: "story-\(name)")
+                #expect(response.status == .ok, "\(name): \(response.bodyText)")
+            }
 
-        // Salesforce: every object once, with its fields and lookups.
-        let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
-        #expect(accounts.count == 1)
-        let account = try #require(accounts.first)
-        #expect(account["Name"] == "Acme Corp")
-        #expect(account["Billing_Id__c"] == "99a6094e-199b-4101-896a-54e927ce7bd7")
-        #expect(account["BillingCity"] == "Woodland Hills")
-        let invoices = try await stack.waitForRecords("salesforce", "Billing_Invoice__c", count: 2)
-        #expect(invoices.count == 2)
-        let invoice = try #require(invoices.first { $0["Name"] == "ACM-7C3E-012-002" })
-        #expect(invoice["Total_Amount__c"] == 138)
-        #expect(invoice["Account__c"] == account["Id"])
-        #expect(invoice["Issuing_Date__c"] == "2025-04-01")
-        #expect(invoices.first { $0["Name"] == "ACM-7C3E-012-003" }?["Status__c"] == "voided")
-        let payments = try await stack.waitForRecords("salesforce", "Billing_Payment__c", count: 1)
-        #expect(payments.first?["Invoice__c"] == invoice["Id"])
-        #expect(payments.first?["Amount__c"] == 138)
-        let creditNotes = try await stack.waitForRecords("salesforce", "Billing_Credit_Note__c", count: 1)
-        #expect(creditNotes.first?["Invoice__c"] == invoice["Id"])
-        let subscriptions = try await stack.waitForRecords("salesforce", "Billing_Subscription__c", count: 1)
-        #expect(subscriptions.first?["Plan_Code__c"] == "startup_monthly")
-        #expect(invoice["Subscription__c"] == subscriptions.first?["Id"])
-        let products = try await stack.waitForRecords("salesforce", "Product2", count: 1)
-        #expect(products.first?["ProductCode"] == "startup_monthly")
-        let prices = try await stack.waitForRecords("salesforce", "PricebookEntry", count: 1)
-        #expect(prices.first?["UnitPrice"] == 100)
-        #expect(try await stack.waitForRecords("salesforce", "Billing_Coupon__c", count: 1).first?["Code__c"] == "welcome10")
-        #expect(try await stack.waitForRecords("salesforce", "Billing_Applied_Coupon__c", count: 1).count == 1)
+            // Salesforce: every object once, with its fields and lookups.
+            let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
+            #expect(accounts.count == 1)
+            let account = try #require(accounts.first)
+            #expect(account["Name"] == "Acme Corp")
+            #expect(account["Billing_Id__c"] == "99a6094e-199b-4101-896a-54e927ce7bd7")
+            #expect(account["BillingCity"] == "Woodland Hills")
+            let invoices = try await stack.waitForRecords("salesforce", "Billing_Invoice__c", count: 2)
+            #expect(invoices.count == 2)
+            let invoice = try #require(invoices.first { $0["Name"] == "ACM-7C3E-012-002" })
+            #expect(invoice["Total_Amount__c"] == 138)
+            #expect(invoice["Account__c"] == account["Id"])
+            #expect(invoice["Issuing_Date__c"] == "2025-04-01")
+            #expect(invoices.first { $0["Name"] == "ACM-7C3E-012-003" }?["Status__c"] == "voided")
+            let payments = try await stack.waitForRecords("salesforce", "Billing_Payment__c", count: 1)
+            #expect(payments.first?["Invoice__c"] == invoice["Id"])
+            #expect(payments.first?["Amount__c"] == 138)
+            let creditNotes = try await stack.waitForRecords("salesforce", "Billing_Credit_Note__c", count: 1)
+            #expect(creditNotes.first?["Invoice__c"] == invoice["Id"])
+            let subscriptions = try await stack.waitForRecords("salesforce", "Billing_Subscription__c", count: 1)
+            #expect(subscriptions.first?["Plan_Code__c"] == "startup_monthly")
+            #expect(invoice["Subscription__c"] == subscriptions.first?["Id"])
+            let products = try await stack.waitForRecords("salesforce", "Product2", count: 1)
+            #expect(products.first?["ProductCode"] == "startup_monthly")
+            let prices = try await stack.waitForRecords("salesforce", "PricebookEntry", count: 1)
+            #expect(prices.first?["UnitPrice"] == 100)
+            #expect(try await stack.waitForRecords("salesforce", "Billing_Coupon__c", count: 1).first?["Code__c"] == "welcome10")
+            #expect(try await stack.waitForRecords("salesforce", "Billing_Applied_Coupon__c", count: 1).count == 1)
 
-        // NetSuite: the customer, both invoices, the payment applied to the first, the credit memo, and
-        // the void's credit memo.
-        let customers = try await stack.waitForRecords("netsuite", "customer", count: 1)
-        #expect(customers.count == 1)
-        #expect(customers.first?["entityId"] == "cust_acme_001")
-        let nsInvoices = try await stack.waitForRecords("netsuite", "invoice", count: 2)
-        #expect(nsInvoices.count == 2)
-        let payment = try #require(try await stack.waitForRecords("netsuite", "customerPayment", count: 1).first)
-        #expect(payment["payment"] == 138)
-        let memos = try await stack.waitForRecords("netsuite", "creditMemo", count: 2)
-        #expect(memos.count == 2)
+            // NetSuite: the customer, both invoices, the payment applied to the first, the credit memo, and
+            // the void's credit memo.
+            let customers = try await stack.waitForRecords("netsuite", "customer", count: 1)
+            #expect(customers.count == 1)
+            #expect(customers.first?["entityId"] == "cust_acme_001")
+            let nsInvoices = try await stack.waitForRecords("netsuite", "invoice", count: 2)
+            #expect(nsInvoices.count == 2)
+            let payment = try #require(try await stack.waitForRecords("netsuite", "customerPayment", count: 1).first)
+            #expect(payment["payment"] == 138)
+            let memos = try await stack.waitForRecords("netsuite", "creditMemo", count: 2)
+            #expect(memos.count == 2)
 
-        // Replaying every webhook under new delivery ids changes nothing.
-        var before: [String: Int] = [:]
-        let watched = [("salesforce", "Account"), ("salesforce", "Billing_Invoice__c"), ("salesforce", "Billing_Payment__c"),
-                       ("netsuite", "customer"), ("netsuite", "invoice"), ("netsuite", "creditMemo"), ("netsuite", "customerPayment")]
-        for (system, type) in watched { before["\(system)/\(type)"] = try await stack.records(system, type).count }
-        let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
-        for (name, body) in try Self.story() {
-            let response = try await stack.post(body, uniqueKey: "replay-\(name)")
-            #expect(response.status == .ok)
-        }
-        let collected = await collect(400, from: results, timeout: .seconds(8))
-        await results.close()
-        let decoded = collected.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
-        #expect(decoded.contains { $0.outcome == .unchanged && $0.source.eventID.hasPrefix("replay-") })
-        #expect(!decoded.contains { $0.outcome == .created && $0.source.eventID.hasPrefix("replay-") })
-        for (system, type) in watched {
-            #expect(try await stack.records(system, type).count == before["\(system)/\(type)"], "\(system) \(type)")
+            // Replaying every webhook under new delivery ids changes nothing.
+            var before: [String: Int] = [:]
+            let watched = [("salesforce", "Account"), ("salesforce", "Billing_Invoice__c"), ("salesforce", "Billing_Payment__c"),
+                           ("netsuite", "customer"), ("netsuite", "invoice"), ("netsuite", "creditMemo"), ("netsuite", "customerPayment")]
+            for (system, type) in watched { before["\(system)/\(type)"] = try await stack.records(system, type).count }
+            let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
+            for (name, body) in try Self.story() {
+                let response = try await stack.post(body, uniqueKey: "replay-\(name)")
+                #expect(response.status == .ok)
+            }
+            let collected = await collect(400, from: results, timeout: .seconds(8))
+            await results.close()
+            let decoded = collected.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
+            #expect(decoded.contains { $0.outcome == .unchanged && $0.source.eventID.hasPrefix("replay-") })
+            #expect(!decoded.contains { $0.outcome == .created && $0.source.eventID.hasPrefix("replay-") })
+            for (system, type) in watched {
+                #expect(try await stack.records(system, type).count == before["\(system)/\(type)"], "\(system) \(type)")
+            }
         }
     }
 
     @Test func aRejectedRecordFailsOnceWithTheProvidersReasonAndTheRestGoesOn() async throws {
-        let stack = try await startStack()
-        defer { Task { try? await stack.stop() } }
-        // The sandbox's validation rule refuses Account names starting with REJECT; NetSuite takes it.
-        var rejected = try #require(JSONValue.parse(Data(try Fixtures.lago("customer.created"))))
-        rejected = rejected.setting("REJECT Corp", at: "customer.name")
-            .setting("cust_reject_001", at: "customer.external_id")
-            .setting("aaaaaaaa-1111-4222-8333-444455556666", at: "customer.lago_id")
-        let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
-        let deadLetters = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.deadLetters(of: Topic.crmCommands)])
-        // Expire the writer's session half-way: the next write must refresh it without a failure.
-        #expect(try await stack.post(Array(rejected.encoded()), uniqueKey: "reject-1").status == .ok)
-        _ = try await stack.http.execute(HTTPClientRequest(method: .post, url: "\(stack.salesforceURL)/_sandbox/sessions/expire"))
-        #expect(try await stack.post(try Fixtures.lago("customer.created"), uniqueKey: "after-reject").status == .ok)
+        try await withStack { stack in
+            // The sandbox's validation rule refuses Account names starting with REJECT; NetSuite takes it.
+            var rejected = try #require(JSONValue.parse(Data(try Fixtures.lago("customer.created"))))
+            rejected = rejected.setting("REJECT Corp", at: "customer.name")
+                .setting("cust_reject_001", at: "customer.external_id")
+                .setting("aaaaaaaa-1111-4222-8333-444455556666", at: "customer.lago_id")
+            let results = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.syncResults])
+            let deadLetters = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.deadLetters(of: Topic.crmCommands)])
+            // Expire the writer's session half-way: the next write must refresh it without a failure.
+            #expect(try await stack.post(Array(rejected.encoded()), uniqueKey: "reject-1").status == .ok)
+            _ = try await stack.http.execute(HTTPClientRequest(method: .post, url: "\(stack.salesforceURL)/_sandbox/sessions/expire"))
+            #expect(try await stack.post(try Fixtures.lago("customer.created"), uniqueKey: "after-reject").status == .ok)
 
-        let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
-        #expect(accounts.map { $0["Name"] } == ["Acme Corp"])
-        #expect(try await stack.waitForRecords("netsuite", "customer", count: 2).count == 2)
+            let accounts = try await stack.waitForRecords("salesforce", "Account", count: 1)
+            #expect(accounts.map { $0["Name"] } == ["Acme Corp"])
+            #expect(try await stack.waitForRecords("netsuite", "customer", count: 2).count == 2)
 
-        let failures = await collect(1, from: deadLetters, timeout: .seconds(20))
-        await deadLetters.close()
-        #expect(failures.count == 1)
-        #expect(failures.first?.header(DeadLetterHeaderName.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
-        let all = await collect(4, from: results, timeout: .seconds(20))
-        await results.close()
-        let decoded = all.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
-        let failed = decoded.filter { $0.outcome == .failed }
-        #expect(failed.count == 1)
-        #expect(failed.first?.error?.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
-        #expect(failed.first?.source.billingID == "aaaaaaaa-1111-4222-8333-444455556666")
-        #expect(failed.first?.object == "Account")
-        #expect(decoded.filter { $0.outcome == .created }.count == 3)
+            let failures = await collect(1, from: deadLetters, timeout: .seconds(20))
+            await deadLetters.close()
+            #expect(failures.count == 1)
+            #expect(failures.first?.header(DeadLetterHeaderName.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+            let all = await collect(4, from: results, timeout: .seconds(20))
+            await results.close()
+            let decoded = all.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
+            let failed = decoded.filter { $0.outcome == .failed }
+            #expect(failed.count == 1)
+            #expect(failed.first?.error?.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+            #expect(failed.first?.source.billingID == "aaaaaaaa-1111-4222-8333-444455556666")
+            #expect(failed.first?.object == "Account")
+            #expect(decoded.filter { $0.outcome == .created }.count == 3)
+        }
     }
 }
 
