@@ -83,6 +83,8 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var batchSize: Int
     /// The broker considers a member dead when it sends no heartbeat for this long.
     public var sessionTimeout: Duration
+    /// How long `close()` may take to commit and leave the group before it gives up.
+    public var closeTimeout: Duration
 
     public init(
         client: KafkaClientConfiguration,
@@ -91,7 +93,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         offsetReset: OffsetReset = .earliest,
         commitInterval: Duration = .seconds(1),
         batchSize: Int = 500,
-        sessionTimeout: Duration = .seconds(45)
+        sessionTimeout: Duration = .seconds(45),
+        closeTimeout: Duration = .seconds(10)
     ) {
         self.client = client
         self.groupID = groupID
@@ -100,6 +103,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.commitInterval = commitInterval
         self.batchSize = batchSize
         self.sessionTimeout = sessionTimeout
+        self.closeTimeout = closeTimeout
     }
 
     var properties: [String: String] {

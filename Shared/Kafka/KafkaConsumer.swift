@@ -97,13 +97,31 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Commits what is done, leaves the group and stops the message sequence.
+    /// Commits what is done, leaves the group and stops the message sequence. Gives up after the
+    /// configured close timeout, so an unreachable cluster cannot hold up a shutdown: the group then
+    /// reassigns the partitions after the session timeout, and uncommitted messages are redelivered.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let timeout = configuration.closeTimeout
         await pollQueue.run { [client, logger] in
-            let error = rd_kafka_consumer_close(client.handle)
-            if !error.isSuccess {
-                logger.warning("Kafka consumer closed with an error", metadata: ["kafka.error": "\(KafkaError(error))"])
+            // The asynchronous close forwards the final rebalance to this queue, served here.
+            let events = rd_kafka_queue_new(client.handle)
+            defer { rd_kafka_queue_destroy(events) }
+            if let failure = rd_kafka_consumer_close_queue(client.handle, events) {
+                logger.warning("Kafka consumer close failed", metadata: ["kafka.error": "\(String(cString: rd_kafka_error_string(failure)))"])
+                rd_kafka_error_destroy(failure)
+                client.skipConsumerCloseOnDestroy()
+                return
+            }
+            let deadline = ContinuousClock.now + timeout
+            while rd_kafka_consumer_closed(client.handle) == 0 {
+                guard ContinuousClock.now < deadline else {
+                    logger.warning("Kafka consumer could not leave its group in time; closing without it",
+                                   metadata: ["kafka.close_timeout": "\(timeout)"])
+                    client.skipConsumerCloseOnDestroy()
+                    return
+                }
+                rd_kafka_queue_poll_callback(events, 100)
             }
         }
     }

@@ -10,6 +10,8 @@ final class RDKafkaClient: @unchecked Sendable {
     // @unchecked: `handle` is set once in init and librdkafka's API is thread-safe for every call made here.
     let handle: OpaquePointer
     let callbacks: RDKafkaCallbacks
+    /// Set when a consumer gave up leaving its group (brokers unreachable): destroying must not try again.
+    private let skipsConsumerCloseOnDestroy = Atomic<Bool>(false)
 
     enum Kind {
         case producer, consumer
@@ -61,7 +63,16 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 
     deinit {
-        rd_kafka_destroy(handle)
+        if skipsConsumerCloseOnDestroy.load(ordering: .acquiring) {
+            rd_kafka_destroy_flags(handle, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+        } else {
+            rd_kafka_destroy(handle)
+        }
+    }
+
+    /// Destroy without the consumer close that `rd_kafka_destroy` would otherwise block on.
+    func skipConsumerCloseOnDestroy() {
+        skipsConsumerCloseOnDestroy.store(true, ordering: .releasing)
     }
 
     /// Serves queued callbacks (delivery reports, logs, statistics), waiting at most `timeout`.

@@ -93,6 +93,22 @@ struct KafkaRoundTripTests {
         await second.close()
     }
 
+    @Test func aConsumerClosesWhenEveryBrokerIsDown() async throws {
+        _ = try await produce(["before the outage"])
+        let group = "outage-\(UUID().uuidString)"
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                client: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, clientID: group, statisticsInterval: .zero),
+                groupID: group, topics: [topic], sessionTimeout: .seconds(6), closeTimeout: .seconds(2)),
+            logger: quietLogger)
+        #expect(await collect(1, from: consumer, markDone: true).count == 1)
+        cluster.setAllBrokers(up: false)
+        // Leaving the group cannot succeed now; close gives up after its timeout instead of hanging
+        // (the suite's time limit fails the test otherwise).
+        await consumer.close()
+        cluster.setAllBrokers(up: true)
+    }
+
     @Test func sendFailsWhileTheClusterIsDownAndSucceedsAfter() async throws {
         let impatient = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
