@@ -53,6 +53,65 @@ struct SyncEndToEndTests {
             return found
         }
 
+        /// Everything Crossbill wrote to both systems, without what the systems assign themselves (ids,
+        /// timestamps, generated numbers) and with lookups shown as the target's billing id: two runs
+        /// that reached the same state have equal snapshots.
+        func snapshot() async throws -> [String: [String]] {
+            var raw: [String: [JSONValue]] = [:]
+            for type in SyncEndToEndTests.salesforceTypes { raw["salesforce/\(type)"] = try await records("salesforce", type) }
+            for type in SyncEndToEndTests.netsuiteTypes { raw["netsuite/\(type)"] = try await records("netsuite", type) }
+            var labels: [String: JSONValue] = [:]
+            for (key, list) in raw where key.hasPrefix("salesforce/") {
+                for record in list {
+                    if let id = record["Id"]?.stringValue { labels[id] = .string("\(key.dropFirst(11)):\(record["Billing_Id__c"]?.stringValue ?? "?")") }
+                }
+            }
+            func normalized(_ value: JSONValue, ownID: String?) -> JSONValue {
+                switch value {
+                case .string(let text): return labels[text] ?? value
+                case .array(let items): return .array(items.map { normalized($0, ownID: nil) })
+                case .object(var members):
+                    for key in ["Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "attributes", "links", "createdDate", "lastModifiedDate"] {
+                        members[key] = nil
+                    }
+                    // A NetSuite reference keeps its display name; internal ids depend on creation order.
+                    if members["refName"] != nil { members["id"] = nil }
+                    if let ownID, let number = members["tranId"]?.stringValue, number.hasSuffix(ownID) { members["tranId"] = nil }
+                    if ownID != nil { members["id"] = nil }
+                    return .object(members.mapValues { normalized($0, ownID: nil) })
+                default: return value
+                }
+            }
+            return raw.mapValues { list in
+                list.map { String(decoding: normalized($0, ownID: $0["id"]?.stringValue ?? "").encoded(), as: UTF8.self) }.sorted()
+            }
+        }
+
+        /// Replaces the fault settings of one system (`PUT /_sandbox/faults`).
+        func setFaults(_ system: String, _ faults: String) async throws {
+            let base = system == "salesforce" ? salesforceURL : netsuiteURL
+            let response = try await http.execute(HTTPClientRequest(
+                method: .put, url: "\(base)/_sandbox/faults", headers: [.contentType: "application/json"], body: Array(faults.utf8)))
+            #expect(response.status == .ok || response.status == .noContent, "\(system) faults: \(response.bodyText)")
+        }
+
+        func statistics(_ system: String) async throws -> JSONValue {
+            let base = system == "salesforce" ? salesforceURL : netsuiteURL
+            let response = try await http.execute(HTTPClientRequest(url: "\(base)/_sandbox/stats"))
+            return JSONValue.parse(Data(response.body)) ?? .null
+        }
+
+        /// Waits until the snapshot equals `expected` (or the time is up) and returns the last one.
+        func waitForSnapshot(_ expected: [String: [String]], timeout: Duration = .seconds(60)) async throws -> [String: [String]] {
+            let deadline = ContinuousClock.now + timeout
+            var current = try await snapshot()
+            while current != expected, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+                current = try await snapshot()
+            }
+            return current
+        }
+
         func stop() async throws {
             for process in processes.reversed() { try await process.terminate() }
             http.shutdown()
@@ -66,7 +125,7 @@ struct SyncEndToEndTests {
         return "http://127.0.0.1:\(port)"
     }
 
-    private func startStack() async throws -> Stack {
+    private func startStack(writerSettings: [String: String] = [:]) async throws -> Stack {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-sync-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -106,7 +165,7 @@ struct SyncEndToEndTests {
             "CRM_CONNECTION_SF_CLIENT_SECRET": "crossbill-sandbox-secret",
             "CRM_DATABASE_PATH": path("crm.sqlite"),
             "CRM_RETRY_INITIAL_MS": "50",
-        ]) { _, new in new })
+        ]) { _, new in new }.merging(writerSettings) { _, new in new })
         let erpWriter = try ServiceProcess("erp-writer", environment: common.merging([
             "ERP_CONNECTIONS": "ns",
             "ERP_CONNECTION_NS_ACCOUNT_ID": "TSTDRV1234567",
@@ -118,7 +177,7 @@ struct SyncEndToEndTests {
             "ERP_CONNECTION_NS_CONCURRENCY_LIMIT": "3",
             "ERP_DATABASE_PATH": path("erp.sqlite"),
             "ERP_RETRY_INITIAL_MS": "50",
-        ]) { _, new in new })
+        ]) { _, new in new }.merging(writerSettings) { _, new in new })
         let ingestURL = try await listeningURL(ingest)
         for service in [transform, crmWriter, erpWriter] { _ = try await listeningURL(service) }
         return Stack(
@@ -128,8 +187,8 @@ struct SyncEndToEndTests {
     }
 
     /// Runs `body` against a fresh stack and stops every process afterwards, also when `body` throws.
-    private func withStack(_ body: (Stack) async throws -> Void) async throws {
-        let stack = try await startStack()
+    private func withStack(writerSettings: [String: String] = [:], _ body: (Stack) async throws -> Void) async throws {
+        let stack = try await startStack(writerSettings: writerSettings)
         do {
             try await body(stack)
         } catch {
@@ -151,6 +210,109 @@ struct SyncEndToEndTests {
             .setting("2025-04-05T10:00:00Z", at: "invoice.updated_at")
         return try ["customer.created", "plan.created", "subscription.started", "invoice.created", "payment.succeeded", "credit_note.created"]
             .map { ($0, try Fixtures.lago($0)) } + [("invoice.voided", Array(voided.encoded()))]
+    }
+
+    static let salesforceTypes = [
+        "Account", "Product2", "PricebookEntry", "Billing_Subscription__c", "Billing_Invoice__c", "Billing_Payment__c",
+        "Billing_Credit_Note__c", "Billing_Coupon__c", "Billing_Applied_Coupon__c",
+    ]
+    static let netsuiteTypes = ["customer", "invoice", "salesOrder", "creditMemo", "customerPayment"]
+
+    /// The story followed by the invoice's payment status update, in order.
+    static func storyWithUpdate() throws -> [(name: String, body: [UInt8])] {
+        try story() + [("invoice.payment_status_updated", try Fixtures.lago("invoice.payment_status_updated"))]
+    }
+
+    /// What the story with its update leaves in both systems when delivered in order on a fault-free
+    /// stack; computed once, by whichever test needs it first.
+    private static let reference = ReferenceSnapshot()
+
+    actor ReferenceSnapshot {
+        private var snapshot: [String: [String]]?
+
+        func value(_ make: () async throws -> [String: [String]]) async throws -> [String: [String]] {
+            if let snapshot { return snapshot }
+            let made = try await make()
+            snapshot = made
+            return made
+        }
+    }
+
+    private func referenceSnapshot() async throws -> [String: [String]] {
+        try await Self.reference.value {
+            var result: [String: [String]] = [:]
+            try await withStack { stack in
+                for (name, body) in try Self.storyWithUpdate() {
+                    #expect(try await stack.post(body, uniqueKey: "reference-\(name)").status == .ok)
+                }
+                // Every record is there and the payment status update is applied.
+                _ = try await stack.waitForRecords("netsuite", "customerPayment", count: 1)
+                _ = try await stack.waitForRecords("netsuite", "creditMemo", count: 2)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    let invoices = try await stack.records("salesforce", "Billing_Invoice__c")
+                    if invoices.contains(where: { $0["Payment_Status__c"] == "succeeded" }) { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                // Let the last writes settle: the snapshot must not change any more.
+                var previous = try await stack.snapshot()
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    let current = try await stack.snapshot()
+                    if current == previous { break }
+                    previous = current
+                }
+                result = previous
+            }
+            #expect(result["salesforce/Account"]?.count == 1)
+            #expect(result["netsuite/invoice"]?.count == 2)
+            return result
+        }
+    }
+
+    /// Lists what differs between two snapshots, for a readable failure.
+    private func differences(_ actual: [String: [String]], _ expected: [String: [String]]) -> String {
+        Set(actual.keys).union(expected.keys).sorted().compactMap { key in
+            let have = actual[key] ?? [], want = expected[key] ?? []
+            guard have != want else { return nil }
+            return "\(key): expected \(want.count), found \(have.count)\n  missing: \(want.filter { !have.contains($0) })\n  unexpected: \(have.filter { !want.contains($0) })"
+        }.joined(separator: "\n")
+    }
+
+    @Test func eventsForOneCustomerDeliveredOutOfOrderConverge() async throws {
+        let expected = try await referenceSnapshot()
+        try await withStack { stack in
+            // Children before parents, the payment status update before the invoice it updates, the
+            // customer last.
+            let order = ["invoice.voided", "credit_note.created", "payment.succeeded", "invoice.payment_status_updated",
+                         "invoice.created", "subscription.started", "plan.created", "customer.created"]
+            let story = Dictionary(uniqueKeysWithValues: try Self.storyWithUpdate().map { ($0.name, $0.body) })
+            for name in order {
+                let body = try #require(story[name])
+                #expect(try await stack.post(body, uniqueKey: "shuffled-\(name)").status == .ok)
+            }
+            let converged = try await stack.waitForSnapshot(expected)
+            #expect(converged == expected, "\(differences(converged, expected))")
+        }
+    }
+
+    @Test func writesCommittedThenAnsweredWithAnErrorCreateNoDuplicates() async throws {
+        let expected = try await referenceSnapshot()
+        // Enough attempts that a command never runs out of them at these fault rates.
+        try await withStack(writerSettings: ["CRM_MAX_ATTEMPTS": "15", "ERP_MAX_ATTEMPTS": "15"]) { stack in
+            // Salesforce answers a committed write with a 500, NetSuite closes the connection instead.
+            try await stack.setFaults("salesforce", #"{"commitThenFailRate": 0.3, "commitThenFailMode": "error"}"#)
+            try await stack.setFaults("netsuite", #"{"commitThenFailRate": 0.3, "commitThenFailMode": "drop"}"#)
+            for (name, body) in try Self.storyWithUpdate() {
+                #expect(try await stack.post(body, uniqueKey: "faulty-\(name)").status == .ok)
+            }
+            let converged = try await stack.waitForSnapshot(expected)
+            #expect(converged == expected, "\(differences(converged, expected))")
+            for system in ["salesforce", "netsuite"] {
+                let injected = try await stack.statistics(system)["faultsInjected"]?["commitThenFail"]?.numberValue ?? 0
+                #expect(injected > 0, "the sandbox injected no commit-then-fail fault into \(system)")
+            }
+        }
     }
 
     @Test func aSignedStoryEndsAsTheExpectedRecordsAndReplaysCreateNothing() async throws {

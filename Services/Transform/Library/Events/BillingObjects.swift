@@ -84,10 +84,13 @@ enum BillingObjects {
             return ["id": .string(id)]
         case "invoice":
             var keys: [String: JSONValue] = ["void_id": .string("void-\(id)")]
-            if let subscriptions = body["subscriptions"]?.arrayValue, subscriptions.count == 1,
-                let subscription = subscriptions[0]["lago_id"]
-            {
-                keys["subscription_id"] = subscription
+            // Some invoice webhooks (payment status updates) carry no `subscriptions`; their fees still
+            // name the subscription they bill.
+            let subscriptionIDs = Set(
+                body["subscriptions"]?.arrayValue?.compactMap { $0["lago_id"]?.stringValue }
+                    ?? body["fees"]?.arrayValue?.compactMap { $0["lago_subscription_id"]?.stringValue } ?? [])
+            if subscriptionIDs.count == 1, let subscription = subscriptionIDs.first {
+                keys["subscription_id"] = .string(subscription)
             }
             let number = text("number")
             keys["memo"] = text("status") == "voided"
