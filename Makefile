@@ -28,12 +28,11 @@ test: deps
 run: build
 	@Tools/scripts/run-local.sh
 
-## bench: ingest requests/s against a bare Hummingbird endpoint, measured in the same run.
+## bench: ingest against a bare Hummingbird endpoint, then the whole pipeline against the sandbox.
 bench: bench-deps
-	$(SWIFT) build -c release --product ingest
-	$(SWIFT) build -c release --product dev-broker
-	$(SWIFT) build -c release --product bench-baseline
+	$(SWIFT) build -c release
 	@Tools/scripts/bench-ingest.sh
+	@.build/release/bench-pipeline --customers $${BENCH_CUSTOMERS:-1000} $${BENCH_PIPELINE_OPTIONS:-}
 
 clean:
 	rm -rf .build var bench-results

@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "erp-writer", targets: ["ERPWriterMain"]),
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "bench-baseline", targets: ["BenchBaseline"]),
+        .executable(name: "bench-pipeline", targets: ["BenchPipeline"]),
         .executable(name: "crossbill", targets: ["Crossbill"]),
         .executable(name: "sandbox", targets: ["SandboxMain"]),
     ],
@@ -259,6 +260,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/BenchBaseline",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "BenchPipeline",
+            dependencies: [
+                "Contract", "CurlHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/BenchPipeline",
             swiftSettings: crossbillSwiftSettings
         ),
 

@@ -21,20 +21,34 @@ final class NetSuiteApplier: CommandApplier {
 
     func apply(_ commands: [SyncCommand]) async -> [CommandOutcome] {
         var outcomes = [CommandOutcome?](repeating: nil, count: commands.count)
+        // Internal ids written by earlier levels of this call: the writer links them only once the
+        // call returns, and children must not read back what was just written.
+        var written: [WrittenRecord: String] = [:]
         // Parents first: a level's records are referenced only by later levels. Within a level every
         // write runs at once; the client keeps in-flight requests under the connection's limit.
         for level in commands.parentFirstLevels() {
+            let parents = written
             await withTaskGroup(of: (Int, CommandOutcome).self) { group in
                 for index in commands.indices where level.contains(commands[index].object) {
-                    group.addTask { [self] in (index, await write(commands[index])) }
+                    group.addTask { [self] in (index, await write(commands[index], writtenParents: parents)) }
                 }
-                for await (index, outcome) in group { outcomes[index] = outcome }
+                for await (index, outcome) in group {
+                    outcomes[index] = outcome
+                    if case .written(_, let targetID, _) = outcome {
+                        written[WrittenRecord(connection: commands[index].connection, record: commands[index].recordKey)] = targetID
+                    }
+                }
             }
         }
         return outcomes.map { $0 ?? .failed(ProviderError(code: "internal", message: "no outcome"), attempts: 0) }
     }
 
-    private func write(_ command: SyncCommand) async -> CommandOutcome {
+    private struct WrittenRecord: Hashable {
+        let connection: String
+        let record: RecordKey
+    }
+
+    private func write(_ command: SyncCommand, writtenParents: [WrittenRecord: String]) async -> CommandOutcome {
         guard let client = clients[command.connection] else {
             return .failed(ProviderError(code: "unknown_connection", message: "no NetSuite connection \(command.connection)"), attempts: 0)
         }
@@ -46,9 +60,9 @@ final class NetSuiteApplier: CommandApplier {
                 for reference in command.references {
                     guard let externalID = reference.externalID else { continue }
                     let parent = RecordKey(object: reference.object, externalID: externalID)
-                    guard let id = try await internalID(of: parent, connection: command.connection, client: client) else {
-                        return .waiting(for: parent, attempts: attempt)
-                    }
+                    var id = writtenParents[WrittenRecord(connection: command.connection, record: parent)]
+                    if id == nil { id = try await internalID(of: parent, connection: command.connection, client: client) }
+                    guard let id else { return .waiting(for: parent, attempts: attempt) }
                     fields = JSONValue.object(fields).setting(["id": .string(id)], at: reference.path).objectValue ?? fields
                 }
                 let existed = (try? await store.targetID(connection: command.connection, record: command.recordKey)) != nil

@@ -1,0 +1,151 @@
+// bench-pipeline: the whole pipeline as separate processes (dev broker, sandbox, ingest, transform,
+// crm-writer, erp-writer), fed signed Lago webhooks until the sandbox holds every expected record.
+// Reports throughput, the Salesforce API calls spent per record, NetSuite's in-flight requests
+// against its limit, and each service's CPU time and memory.
+import ArgumentParser
+import Contract
+import CurlHTTP
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+
+@main
+struct BenchPipeline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-pipeline",
+        abstract: "Benchmark the whole Crossbill pipeline against the sandbox.")
+
+    @Option(help: "Customer stories to send (each: customer, subscription, invoice, payment, credit note).")
+    var customers = 500
+
+    @Option(help: "Webhooks in flight at once.")
+    var concurrency = 32
+
+    @Option(help: "Webhooks per second to send; without it, as fast as ingest takes them (saturation).")
+    var rate: Int?
+
+    @Option(help: "Latency of each Salesforce API call, min-max milliseconds (a Collections call of many records takes hundreds of milliseconds).")
+    var salesforceLatency = "150-450"
+
+    @Option(help: "Latency of each NetSuite API call, min-max milliseconds.")
+    var netsuiteLatency = "20-60"
+
+    @Option(help: "NetSuite's concurrency limit, set on both the sandbox account and erp-writer.")
+    var netsuiteConcurrencyLimit = 5
+
+    @Option(help: "Directory of the built executables.")
+    var binPath = ".build/release"
+
+    @Option(help: "Directory of the Lago webhook fixtures the stories are made from.")
+    var fixtures = "Tests/TestSupport/Fixtures/lago"
+
+    @Option(help: "The NetSuite item mapping for the sandbox account.")
+    var netsuiteMapping = "Tools/scripts/netsuite-sandbox-items.json"
+
+    @Option(help: "Where the JSON report is written.")
+    var output = "bench-results/pipeline.json"
+
+    @Option(help: "Seconds to wait for every record before giving up.")
+    var timeout = 600
+
+    func validate() throws {
+        guard customers >= 1 else { throw ValidationError("--customers must be at least 1") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (rate ?? 1) >= 1 else { throw ValidationError("--rate must be at least 1") }
+        _ = try LatencyRange(salesforceLatency)
+        _ = try LatencyRange(netsuiteLatency)
+    }
+
+    func run() async throws {
+        let stack = try await PipelineStack.start(
+            binaries: URL(fileURLWithPath: binPath),
+            salesforceLatency: try LatencyRange(salesforceLatency), netsuiteLatency: try LatencyRange(netsuiteLatency),
+            netsuiteConcurrencyLimit: netsuiteConcurrencyLimit, netsuiteMapping: netsuiteMapping)
+        do {
+            let report = try await measure(on: stack)
+            await stack.stop()
+            try report.write(to: URL(fileURLWithPath: output))
+            print(report.table)
+            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        } catch {
+            await stack.stop()
+            FileHandle.standardError.write(Data("logs kept in \(stack.directory.path)\n".utf8))
+            throw error
+        }
+    }
+
+    private func measure(on stack: PipelineStack) async throws -> PipelineReport {
+        let stories = try WebhookStories(
+            fixtures: URL(fileURLWithPath: fixtures), hmacKey: PipelineStack.hmacKey, run: UInt32.random(in: 1..<UInt32.max))
+
+        // Warm-up: one story end to end, so connections, tokens, consumer groups and the catalog
+        // records every story shares (plan, coupon) are in place before the clock starts.
+        for webhook in stories.story(0) { try await stack.post(webhook) }
+        try await stack.waitForStories(1, timeout: .seconds(60), progress: nil)
+        let before = try await stack.sample()
+
+        let total = customers * WebhookStories.events.count
+        let (customers, concurrency, timeout) = (self.customers, self.concurrency, self.timeout)
+        let posted = Counter(), next = Counter(startingAt: 1)
+        let start = ContinuousClock.now
+        let pacing = rate.map { Duration.seconds(1) / $0 }
+        let postingDone = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
+            for _ in 0..<min(concurrency, customers) {
+                group.addTask {
+                    while true {
+                        let index = next.takeNext()
+                        guard index <= customers else { return ContinuousClock.now }
+                        for webhook in stories.story(index) {
+                            let sequence = posted.takeNext()
+                            if let pacing { try await Task.sleep(until: start + pacing * sequence) }
+                            try await stack.post(webhook)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                try await stack.waitForStories(customers + 1, timeout: .seconds(timeout)) { progress in
+                    "posted \(posted.current)/\(total) webhooks · \(progress)"
+                }
+                return ContinuousClock.now
+            }
+            var last = start
+            for try await finished in group { last = max(last, finished) }
+            return last
+        }
+        let elapsed = postingDone - start
+        let after = try await stack.sample()
+        return PipelineReport(
+            customers: customers, webhooks: total, rate: rate, elapsed: elapsed,
+            netsuiteConcurrencyLimit: netsuiteConcurrencyLimit,
+            salesforceLatency: salesforceLatency, netsuiteLatency: netsuiteLatency,
+            before: before, after: after)
+    }
+}
+
+/// A counter shared by the sending tasks.
+final class Counter: Sendable {
+    private let value: Atomic<Int>
+
+    init(startingAt first: Int = 0) { value = Atomic(first) }
+
+    /// Returns the current value and moves on to the next.
+    func takeNext() -> Int { value.add(1, ordering: .relaxed).oldValue }
+
+    var current: Int { value.load(ordering: .relaxed) }
+}
+
+/// `min-max` milliseconds.
+struct LatencyRange {
+    let min: Int
+    let max: Int
+
+    init(_ text: String) throws {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else {
+            throw ValidationError("latency must be min-max milliseconds, e.g. 50-150, not \(text)")
+        }
+        (min, max) = (parts[0], parts[1])
+    }
+}

@@ -1,0 +1,156 @@
+import Contract
+import Foundation
+
+/// The figures of one run, computed from samples taken after the warm-up and at the end.
+struct PipelineReport: Encodable {
+    struct Salesforce: Encodable {
+        /// API requests counted against the org's daily allocation.
+        let apiCalls: Int
+        /// Records carried by successful writes (a collection counts each record).
+        let recordsWritten: Int
+        let callsPerRecord: Double
+        let maxRecordsPerCall: Int
+        let callsByOperation: [String: Int]
+        let target = 0.01
+    }
+
+    struct NetSuite: Encodable {
+        let requests: Int
+        let peakInFlight: Int
+        let concurrencyLimit: Int
+        /// Peak in flight over the limit: 1 is the limit fully used, above 1 would be a breach.
+        let peakShareOfLimit: Double
+        let rejectedOverLimit: Int
+        let requestsByOperation: [String: Int]
+    }
+
+    struct Service: Encodable {
+        let name: String
+        let cpuSecondsPerThousandWebhooks: Double
+        let idleResidentMiB: Double
+        let peakResidentMiB: Double
+    }
+
+    let benchmark = "pipeline"
+    let date: String
+    let machine: [String: String]
+    let customers: Int
+    let webhooks: Int
+    let mode: String
+    let salesforceLatencyMs: String
+    let netsuiteLatencyMs: String
+    let seconds: Double
+    let webhooksPerSecond: Double
+    let salesforce: Salesforce
+    let netsuite: NetSuite
+    let services: [Service]
+
+    init(
+        customers: Int, webhooks: Int, rate: Int?, elapsed: Duration, netsuiteConcurrencyLimit: Int,
+        salesforceLatency: String, netsuiteLatency: String, before: StackSample, after: StackSample
+    ) {
+        func delta(_ path: [String], _ system: KeyPath<StackSample, JSONValue>) -> Int {
+            Self.integer(at: path, in: after[keyPath: system]) - Self.integer(at: path, in: before[keyPath: system])
+        }
+        func total(_ path: [String], _ system: KeyPath<StackSample, JSONValue>) -> Int {
+            Self.integer(at: path, in: after[keyPath: system])
+        }
+        date = ISO8601DateFormatter().string(from: Date())
+        machine = Self.machine()
+        self.customers = customers
+        self.webhooks = webhooks
+        mode = rate.map { "\($0) webhooks/s" } ?? "saturation"
+        salesforceLatencyMs = salesforceLatency
+        netsuiteLatencyMs = netsuiteLatency
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        self.seconds = seconds
+        webhooksPerSecond = Double(webhooks) / seconds
+        let calls = delta(["apiUsage", "used"], \.salesforce)
+        let records = delta(["recordsWritten"], \.salesforce)
+        salesforce = Salesforce(
+            apiCalls: calls, recordsWritten: records, callsPerRecord: records > 0 ? Double(calls) / Double(records) : 0,
+            maxRecordsPerCall: total(["maxRecordsPerCall"], \.salesforce),
+            callsByOperation: Self.operations(before.salesforce, after.salesforce))
+        let peak = total(["maxConcurrency"], \.netsuite)
+        netsuite = NetSuite(
+            requests: delta(["calls"], \.netsuite), peakInFlight: peak, concurrencyLimit: netsuiteConcurrencyLimit,
+            peakShareOfLimit: Double(peak) / Double(netsuiteConcurrencyLimit),
+            rejectedOverLimit: delta(["rejectedOverConcurrencyLimit"], \.netsuite),
+            requestsByOperation: Self.operations(before.netsuite, after.netsuite))
+        services = PipelineStack.services.map { name in
+            let start = before.services[name], end = after.services[name]
+            return Service(
+                name: name,
+                cpuSecondsPerThousandWebhooks: ((end?.cpuSeconds ?? 0) - (start?.cpuSeconds ?? 0)) * 1000 / Double(webhooks),
+                idleResidentMiB: start?.residentMiB ?? 0, peakResidentMiB: end?.peakResidentMiB ?? 0)
+        }
+    }
+
+    /// The whole number at `path` in the sandbox's statistics; 0 when absent.
+    private static func integer(at path: [String], in statistics: JSONValue) -> Int {
+        var node = statistics
+        for key in path {
+            guard let child = node[key] else { return 0 }
+            node = child
+        }
+        guard let number = node.numberValue else { return 0 }
+        return NSDecimalNumber(decimal: number).intValue
+    }
+
+    /// Calls by operation between two samples, without the operations that did not run.
+    private static func operations(_ before: JSONValue, _ after: JSONValue) -> [String: Int] {
+        let names = after["callsByOperation"]?.objectValue?.keys ?? [:].keys
+        return Dictionary(uniqueKeysWithValues: names.map { name in
+            (name, integer(at: ["callsByOperation", name], in: after) - integer(at: ["callsByOperation", name], in: before))
+        }).filter { $0.value > 0 }
+    }
+
+    private static func machine() -> [String: String] {
+        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        return ["cores": "\(ProcessInfo.processInfo.activeProcessorCount)", "cpu": model]
+    }
+
+    var table: String {
+        func number(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        func row(_ label: String, _ value: String, _ note: String = "") -> String {
+            label.padding(toLength: 44, withPad: " ", startingAt: 0) + value.padding(toLength: 14, withPad: " ", startingAt: 0) + note
+        }
+        var lines = [
+            "",
+            row("pipeline, \(customers) customer stories", "value", "target / note"),
+            row("webhooks sent (\(mode))", "\(webhooks)"),
+            row("webhooks/s, sent → every record written", number(webhooksPerSecond), "in \(number(seconds)) s"),
+            row("Salesforce API calls", "\(salesforce.apiCalls)", "latency \(salesforceLatencyMs) ms per call"),
+            row("Salesforce records written", "\(salesforce.recordsWritten)", "most in one call: \(salesforce.maxRecordsPerCall)"),
+            row("Salesforce API calls per record", number(salesforce.callsPerRecord, 4),
+                "≤ 0.01: \(salesforce.callsPerRecord <= salesforce.target ? "met" : "NOT met"); one call per record would be 1"),
+            row("NetSuite requests", "\(netsuite.requests)", "latency \(netsuiteLatencyMs) ms per request"),
+            row("NetSuite peak in flight / limit", "\(netsuite.peakInFlight) / \(netsuite.concurrencyLimit)",
+                netsuite.peakInFlight <= netsuite.concurrencyLimit ? "never exceeded" : "EXCEEDED"),
+            row("NetSuite requests refused over the limit", "\(netsuite.rejectedOverLimit)"),
+            "Salesforce calls by operation: \(Self.listed(salesforce.callsByOperation))",
+            "NetSuite requests by operation: \(Self.listed(netsuite.requestsByOperation))",
+            "",
+            row("service", "CPU s/1000", "idle RSS MiB · peak RSS MiB"),
+        ]
+        for service in services {
+            lines.append(row(service.name, number(service.cpuSecondsPerThousandWebhooks, 2), "\(number(service.idleResidentMiB)) · \(number(service.peakResidentMiB))"))
+        }
+        lines.append("machine: \(machine["cores"] ?? "?") cores, \(machine["cpu"] ?? "?")")
+        return lines.joined(separator: "\n")
+    }
+
+    private static func listed(_ counts: [String: Int]) -> String {
+        counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    func write(to file: URL) throws {
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(self).write(to: file)
+    }
+}
