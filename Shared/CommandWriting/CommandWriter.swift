@@ -126,7 +126,7 @@ public final class CommandWriter: Sendable {
                             outcome: outcome, commandID: command.id, connection: command.connection, system: command.system,
                             object: command.object, source: command.source, targetID: targetID, attempts: attempts,
                             reporter: settings.reporter),
-                        key: pending.message.key))
+                        after: pending.message))
                     outcomes[outcome]?.increment()
                     if pending.parkedDeadline != nil { settled.append(command.id) }
                 case .failed(let error, let attempts):
@@ -170,13 +170,19 @@ public final class CommandWriter: Sendable {
 
     private func decode(_ message: KafkaMessage) -> Result<SyncCommand, ProviderError> {
         let command: SyncCommand
-        do {
-            command = try JSONDecoder().decode(SyncCommand.self, from: Data(message.value))
+        do throws(ContractViolation) {
+            command = try MessageContract.decode(
+                SyncCommand.self, value: message.value, schemaHeader: message.header(MessageHeader.dataSchema), expected: .syncCommand)
+            for (text, field) in [(command.id, "id"), (command.connection, "connection"), (command.object, "object"), (command.externalID, "external_id")] {
+                try MessageContract.requireText(text, field: field)
+            }
         } catch {
-            return .failure(ProviderError(code: "invalid_command", message: "the message is not a sync command: \(error)"))
+            return .failure(error.providerError)
         }
         guard command.system == settings.system else {
-            return .failure(ProviderError(code: "invalid_command", message: "the command is for \(command.system.rawValue), not \(settings.system.rawValue)"))
+            return .failure(ContractViolation(
+                .invalidMessage, field: "system",
+                message: "the command is for \(command.system.rawValue), but \(settings.reporter) writes to \(settings.system.rawValue)").providerError)
         }
         guard settings.connections.contains(command.connection) else {
             return .failure(ProviderError(code: "unknown_connection", message: "\(settings.reporter) has no connection named \(command.connection)"))
@@ -196,24 +202,19 @@ public final class CommandWriter: Sendable {
         let result = SyncResult(
             outcome: .failed, commandID: command?.id, connection: command?.connection, system: command?.system ?? settings.system,
             object: command?.object, source: source, attempts: attempts, reason: error.code, error: error, reporter: settings.reporter)
-        let deadLetter = KafkaOutgoingMessage(
-            topic: deadLetterTopic, key: message.key ?? [], value: message.value,
-            headers: message.headers.filter { !$0.name.hasPrefix(DeadLetterHeader.prefix) } + [
-                KafkaHeader(name: DeadLetterHeader.errorCode, value: error.code),
-                KafkaHeader(name: DeadLetterHeader.errorMessage, value: error.message),
-                KafkaHeader(name: DeadLetterHeader.attempts, value: String(attempts)),
-                KafkaHeader(name: DeadLetterHeader.failedAt, value: Date().crossbillTimestamp),
-            ])
-        return [resultMessage(result, key: message.key), deadLetter]
+        return [resultMessage(result, after: message), EventMessages.deadLetter(of: message, error: error, attempts: attempts)]
     }
 
-    private func resultMessage(_ result: SyncResult, key: [UInt8]?) -> KafkaOutgoingMessage {
+    /// The result message of a command, keyed and traced like the command's message.
+    private func resultMessage(_ result: SyncResult, after message: KafkaMessage) -> KafkaOutgoingMessage {
         let id = "\(result.commandID ?? result.source.eventID)/\(result.outcome.rawValue)"
+        let key = message.key ?? []
         // Encoding plain Codable values cannot fail; fall back to an empty object rather than crash.
         return (try? EventMessages.json(
-            result, topic: Topic.syncResults, key: key ?? [], id: id, type: CrossbillEventType.syncResult,
-            source: "/crossbill/\(settings.reporter)", traceParent: ""))
-            ?? KafkaOutgoingMessage(topic: Topic.syncResults, key: key ?? [], value: Array("{}".utf8))
+            result, topic: Topic.syncResults, key: key, id: id, type: CrossbillEventType.syncResult,
+            source: "/crossbill/\(settings.reporter)", schema: .syncResult,
+            traceParent: message.header(MessageHeader.traceParent) ?? ""))
+            ?? KafkaOutgoingMessage(topic: Topic.syncResults, key: key, value: Array("{}".utf8))
     }
 
     private func send(_ messages: [KafkaOutgoingMessage]) async throws {
@@ -224,15 +225,6 @@ public final class CommandWriter: Sendable {
             try await group.waitForAll()
         }
     }
-}
-
-/// Headers a dead-lettered command carries besides its own.
-public enum DeadLetterHeader {
-    public static let prefix = "crossbill_error"
-    public static let errorCode = "crossbill_error_code"
-    public static let errorMessage = "crossbill_error_message"
-    public static let attempts = "crossbill_error_attempts"
-    public static let failedAt = "crossbill_error_failed_at"
 }
 
 extension Duration {

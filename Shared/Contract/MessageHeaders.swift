@@ -7,6 +7,8 @@ public enum MessageHeader {
     public static let source = "ce_source"
     public static let time = "ce_time"
     public static let specVersion = "ce_specversion"
+    /// The value's schema and version, `urn:crossbill:schema:<name>:<version>` (see `MessageSchema`).
+    public static let dataSchema = "ce_dataschema"
     public static let contentType = "content-type"
     public static let traceParent = "traceparent"
     /// `known` or `unknown`: whether Crossbill knows the billing platform's webhook type.
@@ -14,6 +16,22 @@ public enum MessageHeader {
 
     public static let specVersionValue = "1.0"
     public static let jsonContentType = "application/json"
+}
+
+/// Headers a dead-letter record carries besides the original message's own: why it failed and where
+/// it came from.
+public enum DeadLetterHeader {
+    public static let prefix = "crossbill_error"
+    public static let errorCode = "crossbill_error_code"
+    public static let errorMessage = "crossbill_error_message"
+    /// The offending field of a message that broke the contract, as a path into the value.
+    public static let errorField = "crossbill_error_field"
+    public static let attempts = "crossbill_error_attempts"
+    public static let failedAt = "crossbill_error_failed_at"
+    /// Where the original message is: topic, partition and offset.
+    public static let sourceTopic = "crossbill_error_source_topic"
+    public static let sourcePartition = "crossbill_error_source_partition"
+    public static let sourceOffset = "crossbill_error_source_offset"
 }
 
 /// The key of every message: `<organization id>/<external customer id>`, so that all messages about one

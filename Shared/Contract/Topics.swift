@@ -11,10 +11,11 @@ public enum Topic {
     /// Every topic the services use, dead-letter queues included.
     public static let all: [String] = [
         billingEvents, crmEvents, crmCommands, erpCommands, billingCommands, syncResults, providerErrorAlerts,
-        deadLetters(of: crmCommands), deadLetters(of: erpCommands), deadLetters(of: billingCommands),
+        deadLetters(of: billingEvents), deadLetters(of: crmCommands), deadLetters(of: erpCommands),
+        deadLetters(of: billingCommands),
     ]
 
-    /// The dead-letter queue of a command topic.
+    /// The dead-letter queue of a consumed topic: messages that failed, with the reason in headers.
     public static func deadLetters(of topic: String) -> String { "\(topic).dlq" }
 }
 

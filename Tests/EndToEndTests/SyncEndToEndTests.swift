@@ -408,7 +408,7 @@ struct SyncEndToEndTests {
             let failures = await collect(1, from: deadLetters, timeout: .seconds(20))
             await deadLetters.close()
             #expect(failures.count == 1)
-            #expect(failures.first?.header(DeadLetterHeaderName.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+            #expect(failures.first?.header(DeadLetterHeader.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
             let all = await collect(4, from: results, timeout: .seconds(20))
             await results.close()
             let decoded = all.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
@@ -420,10 +420,4 @@ struct SyncEndToEndTests {
             #expect(decoded.filter { $0.outcome == .created }.count == 3)
         }
     }
-}
-
-/// The dead-letter header names, as the writers set them (kept here so the test reads the contract,
-/// not the implementation).
-enum DeadLetterHeaderName {
-    static let errorCode = "crossbill_error_code"
 }

@@ -1,5 +1,6 @@
 import Contract
 import Foundation
+import Kafka
 import Testing
 
 @testable import Transform
@@ -147,16 +148,51 @@ struct TransformEngineTests {
         #expect(command.fields["Amount__c"] == .number(expected))
     }
 
-    @Test("a message that is not JSON fails as invalid_event")
-    func notJSON() async throws {
+    /// A billing event that breaks the topic contract, and what its rejection must say.
+    struct BrokenEvent: Sendable, CustomTestStringConvertible {
+        let value: [UInt8]
+        var headers: [KafkaHeader] = []
+        let code: String
+        let field: String?
+
+        var testDescription: String { "\(code) \(field ?? "-")" }
+
+        static let all: [BrokenEvent] = [
+            BrokenEvent(value: Array("not json {".utf8), code: "invalid_json", field: nil),
+            BrokenEvent(value: Array(#"{"webhook_type":"customer.created","customer":{"lago_id":"c-1"}}"#.utf8), code: "invalid_message", field: "object_type"),
+            BrokenEvent(value: Array(#"{"webhook_type":42,"object_type":"customer","customer":{"lago_id":"c-1"}}"#.utf8), code: "invalid_message", field: "webhook_type"),
+            BrokenEvent(value: Array(#"{"webhook_type":"customer.created","object_type":"customer","customer":[]}"#.utf8), code: "invalid_message", field: "customer"),
+            BrokenEvent(value: Array(#"{"webhook_type":"customer.created","object_type":"customer","customer":{"name":"x"}}"#.utf8), code: "invalid_message", field: "customer.lago_id"),
+            BrokenEvent(
+                value: Array(#"{"webhook_type":"customer.created","object_type":"customer","customer":{"lago_id":"c-1"}}"#.utf8),
+                headers: [KafkaHeader(name: MessageHeader.dataSchema, value: "urn:crossbill:schema:billing-event:2")],
+                code: "unsupported_schema", field: MessageHeader.dataSchema),
+            BrokenEvent(value: [UInt8](repeating: 32, count: MessageContract.maximumValueBytes + 1), code: "message_too_large", field: nil),
+        ]
+    }
+
+    @Test("an event that breaks the topic contract is rejected with the offending field", arguments: BrokenEvent.all)
+    func contractViolation(event: BrokenEvent) async throws {
         let harness = try Harness([try connection(.salesforce)])
-        let outputs = try await harness.run(billingMessage(Array("not json {".utf8), id: "evt-1", type: "customer.created"))
+        let outputs = try await harness.run(billingMessage(event.value, id: "evt-1", type: "customer.created", headers: event.headers))
         #expect(outputs.count == 1)
-        let result = try #require(outputs.results.first)
+        let result = try #require(outputs.rejections.first)
         #expect(result.outcome == .failed)
-        #expect(result.reason == "invalid_event")
-        #expect(result.error?.code == "invalid_event")
+        #expect(result.reason == event.code)
+        #expect(result.error?.code == event.code)
+        #expect(result.error?.path == event.field)
         #expect(result.source.eventID == "evt-1")
+    }
+
+    @Test("a billing event of version 1, or without a schema header, is read")
+    func schemaVersionOne() async throws {
+        let harness = try Harness([try connection(.salesforce)])
+        let versioned = billingMessage(
+            try lagoEvent("customer.created"), id: "evt-1", type: "customer.created",
+            headers: [KafkaHeader(name: MessageHeader.dataSchema, value: MessageSchema.billingEvent.uri)])
+        #expect(try await harness.run(versioned).commands.count == 1)
+        let plain = billingMessage(try lagoEvent("customer.created", setting: [("customer.name", "Other")]), id: "evt-2", type: "customer.created")
+        #expect(try await harness.run(plain).commands.count == 1)
     }
 
     @Test("an object type transform does not map is skipped as unsupported")

@@ -13,10 +13,12 @@ let fixtureCustomerID = "99a6094e-199b-4101-896a-54e927ce7bd7"
 let fixtureInvoiceID = "1e2d3c4b-5a69-4788-97a6-b5c4d3e2f1a0"
 
 /// A billing event message as ingest produces it.
-func billingMessage(_ value: [UInt8], id: String, type: String, key: String = fixtureKey, offset: Int64 = 0) -> KafkaMessage {
+func billingMessage(
+    _ value: [UInt8], id: String, type: String, key: String = fixtureKey, offset: Int64 = 0, headers: [KafkaHeader] = []
+) -> KafkaMessage {
     KafkaMessage(
         topic: "billing.events", partition: 0, offset: offset, key: Array(key.utf8), value: value,
-        headers: [KafkaHeader(name: MessageHeader.id, value: id), KafkaHeader(name: MessageHeader.type, value: type)])
+        headers: [KafkaHeader(name: MessageHeader.id, value: id), KafkaHeader(name: MessageHeader.type, value: type)] + headers)
 }
 
 /// A fixture webhook with values replaced at dotted paths (`customer.external_salesforce_id`).
@@ -71,5 +73,10 @@ extension [TransformOutput] {
 
     var results: [SyncResult] {
         compactMap { if case .result(let result) = $0 { result } else { nil } }
+    }
+
+    /// Failed results of events that broke the topic contract (they also go to the dead-letter queue).
+    var rejections: [SyncResult] {
+        compactMap { if case .rejected(let result) = $0 { result } else { nil } }
     }
 }

@@ -23,7 +23,7 @@ struct BillingEventPublisher: Sendable {
 
     func publish(_ event: BillingEvent) async throws {
         let headers = EventMessages.headers(
-            id: event.id, type: event.type, source: event.source, traceParent: TraceParent.continuing(event.traceParent)
+            id: event.id, type: event.type, source: event.source, schema: .billingEvent, traceParent: TraceParent.continuing(event.traceParent)
         ) + [KafkaHeader(name: MessageHeader.webhookTypeStatus, value: event.typeKnown ? "known" : "unknown")]
         _ = try await producer.send(
             KafkaOutgoingMessage(topic: topic, key: event.key.description, value: event.body, headers: headers)

@@ -78,6 +78,9 @@ struct TransformProcessor: Sendable {
                 let traceParent = message.header(MessageHeader.traceParent) ?? ""
                 for output in try engine.transform(message, state: &view) {
                     outgoing.append(try Self.message(for: output, key: message.key ?? [], traceParent: traceParent))
+                    if case .rejected(let result) = output, let error = result.error {
+                        outgoing.append(EventMessages.deadLetter(of: message, error: error, attempts: 0))
+                    }
                 }
             }
             return outgoing
@@ -89,9 +92,9 @@ struct TransformProcessor: Sendable {
             try await group.waitForAll()
         }
         try await state.apply(changes)
-        let commandCount = messages.count { $0.topic != Topic.syncResults }
+        let commandCount = messages.count { $0.topic == Topic.crmCommands || $0.topic == Topic.erpCommands }
         commands.increment(by: commandCount)
-        results.increment(by: messages.count - commandCount)
+        results.increment(by: messages.count { $0.topic == Topic.syncResults })
     }
 
     static func message(for output: TransformOutput, key: [UInt8], traceParent: String) throws -> KafkaOutgoingMessage {
@@ -99,12 +102,12 @@ struct TransformProcessor: Sendable {
         case .command(let command):
             return try EventMessages.json(
                 command, topic: command.system.commandTopic, key: key, id: command.id,
-                type: CrossbillEventType.upsertCommand, source: "/crossbill/transform", traceParent: traceParent)
-        case .result(let result):
+                type: CrossbillEventType.upsertCommand, source: "/crossbill/transform", schema: .syncCommand, traceParent: traceParent)
+        case .result(let result), .rejected(let result):
             return try EventMessages.json(
                 result, topic: Topic.syncResults, key: key,
                 id: "\(result.source.eventID)/\(result.connection ?? "-")/\(result.object ?? result.source.billingObject)/\(result.outcome.rawValue)",
-                type: CrossbillEventType.syncResult, source: "/crossbill/transform", traceParent: traceParent)
+                type: CrossbillEventType.syncResult, source: "/crossbill/transform", schema: .syncResult, traceParent: traceParent)
         }
     }
 }

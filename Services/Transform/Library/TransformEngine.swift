@@ -25,6 +25,8 @@ public struct MappedConnection: Sendable {
 enum TransformOutput: Sendable {
     case command(SyncCommand)
     case result(SyncResult)
+    /// The event breaks the topic contract: a failed result, and the event on the dead-letter queue.
+    case rejected(SyncResult)
 }
 
 /// Turns billing events into commands: reads the objects, drops stale versions, applies every
@@ -44,8 +46,19 @@ struct TransformEngine: Sendable {
                 source: SourceDocument(eventID: eventID, eventType: eventType, billingObject: kind, billingID: id),
                 reason: reason, error: error, reporter: Self.reporter))]
         }
+        func rejected(_ violation: ContractViolation) -> [TransformOutput] {
+            [.rejected(SyncResult(
+                outcome: .failed, source: SourceDocument(eventID: eventID, eventType: eventType, billingObject: "unknown", billingID: ""),
+                reason: violation.code.rawValue, error: violation.providerError, reporter: Self.reporter))]
+        }
+        do throws(ContractViolation) {
+            try MessageContract.check(
+                value: message.value, schemaHeader: message.header(MessageHeader.dataSchema), expected: .billingEvent, headerRequired: false)
+        } catch {
+            return rejected(error)
+        }
         guard let envelope = JSONValue.parse(message.value) else {
-            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: "the event is not valid JSON"))
+            return rejected(ContractViolation(.invalidJSON, message: "the event is not JSON"))
         }
         let objects: [BillingObject]
         do {
@@ -54,10 +67,10 @@ struct TransformEngine: Sendable {
             }
             objects = found
         } catch {
-            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: error.reason))
+            return rejected(ContractViolation(.invalidMessage, field: error.field, message: error.reason))
         }
         guard !organization.isEmpty else {
-            return eventResult(.failed, reason: "invalid_event", error: ProviderError(code: "invalid_event", message: "the message key names no organization"))
+            return rejected(ContractViolation(.invalidMessage, field: "key", message: "the message key names no organization: expected <organization id>/<external customer id>"))
         }
         let connections = connections.filter { $0.serves(organization) }
         guard !connections.isEmpty, let primary = objects.last(where: \.primary) else {

@@ -26,8 +26,9 @@ struct EntityVersion: Sendable, Hashable, Codable {
     }
 }
 
-/// A billing event that cannot be used, with the reason.
+/// A billing event that cannot be used: the offending field and the reason.
 struct InvalidEvent: Error {
+    let field: String?
     let reason: String
 }
 
@@ -39,11 +40,15 @@ enum BillingObjects {
     /// The objects of an envelope, parents first and the event's own object last but for the objects it
     /// implies (applied coupons). Nil when the event's object type is not one transform maps.
     static func read(_ envelope: JSONValue) throws(InvalidEvent) -> [BillingObject]? {
-        guard case .object = envelope else { throw InvalidEvent(reason: "the event is not a JSON object") }
-        guard let kind = envelope["object_type"]?.stringValue else { throw InvalidEvent(reason: "the event has no object_type") }
+        guard case .object = envelope else { throw InvalidEvent(field: nil, reason: "the event is not a JSON object") }
+        for field in ["webhook_type", "object_type"] {
+            guard let value = envelope[field] else { throw InvalidEvent(field: field, reason: "the required field \(field) is missing") }
+            guard value.stringValue?.isEmpty == false else { throw InvalidEvent(field: field, reason: "\(field) is not a non-empty string") }
+        }
+        let kind = envelope["object_type"]?.stringValue ?? ""
         guard supportedKinds.contains(kind) else { return nil }
         guard let body = envelope[kind], case .object = body else {
-            throw InvalidEvent(reason: "the event has no \(kind) object")
+            throw InvalidEvent(field: kind, reason: "a \(kind) event needs the \(kind) object")
         }
         var objects: [BillingObject] = []
         for (parentKind, path) in [("customer", "customer"), ("plan", "plan")] {
@@ -64,7 +69,7 @@ enum BillingObjects {
     private static func make(_ kind: String, _ body: JSONValue, primary: Bool) throws(InvalidEvent) -> [BillingObject] {
         guard case .object(var members) = body else { return [] }
         guard let id = kind == "applied_coupon" ? appliedCouponID(body) : members["lago_id"]?.stringValue, !id.isEmpty else {
-            if primary { throw InvalidEvent(reason: "the \(kind) has no lago_id") }
+            if primary { throw InvalidEvent(field: "\(kind).lago_id", reason: "the \(kind) has no lago_id") }
             return []
         }
         var derived = members["crossbill"]?.objectValue ?? [:]
