@@ -15,6 +15,13 @@ public enum Topic {
         deadLetters(of: billingCommands),
     ]
 
+    /// How long a topic keeps its messages: long enough to replay a week of traffic after an outage;
+    /// dead letters a month, time to fix the cause and replay them.
+    public static func retentionMilliseconds(of topic: String) -> Int64 {
+        let day: Int64 = 86_400_000
+        return topic.hasSuffix(".dlq") ? 30 * day : 7 * day
+    }
+
     /// The dead-letter queue of a consumed topic: messages that failed, with the reason in headers.
     public static func deadLetters(of topic: String) -> String { "\(topic).dlq" }
 }
@@ -34,6 +41,13 @@ public struct TopicLayout: Sendable, Equatable {
     /// Production defaults: 12 partitions, three replicas, two of which must acknowledge every write.
     public static let production = TopicLayout(partitions: 12, replicationFactor: 3, minInSyncReplicas: 2)
 
-    /// Topic-level configs that go with the layout.
-    public var configs: [String: String] { ["min.insync.replicas": String(minInSyncReplicas)] }
+    /// Topic-level configs of `topic` under this layout. No topic is compacted: keys name a customer,
+    /// so compaction would keep only a customer's last message and lose the others.
+    public func configs(for topic: String) -> [String: String] {
+        [
+            "min.insync.replicas": String(minInSyncReplicas),
+            "cleanup.policy": "delete",
+            "retention.ms": String(Topic.retentionMilliseconds(of: topic)),
+        ]
+    }
 }

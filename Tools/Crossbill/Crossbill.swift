@@ -82,7 +82,7 @@ struct Topics: AsyncParsableCommand {
             let specifications = Topic.all.map {
                 TopicSpecification(
                     name: $0, partitions: layout.partitions, replicationFactor: layout.replicationFactor,
-                    configs: layout.configs)
+                    configs: layout.configs(for: $0))
             }
             let outcomes = try await admin.createTopics(specifications, timeout: .seconds(timeout))
             for topic in Topic.all {

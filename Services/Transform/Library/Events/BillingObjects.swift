@@ -69,7 +69,10 @@ enum BillingObjects {
     private static func make(_ kind: String, _ body: JSONValue, primary: Bool) throws(InvalidEvent) -> [BillingObject] {
         guard case .object(var members) = body else { return [] }
         guard let id = kind == "applied_coupon" ? appliedCouponID(body) : members["lago_id"]?.stringValue, !id.isEmpty else {
-            if primary { throw InvalidEvent(field: "\(kind).lago_id", reason: "the \(kind) has no lago_id") }
+            if primary {
+                let field = kind != "applied_coupon" ? "lago_id" : body["lago_customer_id"]?.stringValue == nil ? "lago_customer_id" : "lago_coupon_id"
+                throw InvalidEvent(field: "\(kind).\(field)", reason: "the \(kind) has no \(field)")
+            }
             return []
         }
         var derived = members["crossbill"]?.objectValue ?? [:]
