@@ -57,6 +57,21 @@ public final class ServiceProcess: Sendable {
         throw ServiceProcessError("\(name) printed no line containing \"\(text)\"; output:\n\(output.suffix(30).joined(separator: "\n"))")
     }
 
+    /// Waits for the program to finish by itself; returns its exit status.
+    public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                throw ServiceProcessError("\(name) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // The last output may still be in the pipe when the process is gone.
+        try await Task.sleep(for: .milliseconds(100))
+        return process.terminationStatus
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     @discardableResult
     public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
