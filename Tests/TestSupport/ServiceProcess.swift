@@ -57,13 +57,13 @@ public final class ServiceProcess: Sendable {
         throw ServiceProcessError("\(name) printed no line containing \"\(text)\"; output:\n\(output.suffix(30).joined(separator: "\n"))")
     }
 
-    /// Waits for the program to finish by itself; returns its exit status.
+    /// Waits for the program to finish by itself; returns its exit status. Kills it when the time is up.
     public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
                 Foundation.kill(process.processIdentifier, SIGKILL)
-                throw ServiceProcessError("\(name) did not finish within \(timeout)")
+                throw ServiceProcessError("\(name) did not exit within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -76,15 +76,7 @@ public final class ServiceProcess: Sendable {
     @discardableResult
     public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
         if process.isRunning { process.terminate() }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                Foundation.kill(process.processIdentifier, SIGKILL)
-                throw ServiceProcessError("\(name) did not stop within \(timeout) of SIGTERM")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
+        return try await waitForExit(timeout: timeout)
     }
 
     /// Kills the process (SIGKILL) and waits for it: for programs that keep the SIGTERM mask the test
