@@ -5,13 +5,19 @@ SWIFT ?= swift
 # Debian packages: C libraries the package links, plus tools the tests and benchmarks run.
 BUILD_PACKAGES := librdkafka-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
 BENCH_PACKAGES := wrk
+# Tests/DeploymentTests: `docker-compose config` validates docker-compose.yml; readelf (binutils) reads
+# what the binaries link. Tools/scripts/contract.py (the topic contract tests): PyYAML and jsonschema.
+TEST_PACKAGES := docker-compose binutils python3-yaml python3-jsonschema
 
-.PHONY: all build test run bench deps bench-deps clean
+.PHONY: all build test run bench deps test-deps bench-deps clean
 
 all: build
 
 deps:
 	@Tools/scripts/install-packages.sh $(BUILD_PACKAGES)
+
+test-deps: deps
+	@Tools/scripts/install-packages.sh $(TEST_PACKAGES)
 
 bench-deps: deps
 	@Tools/scripts/install-packages.sh $(BENCH_PACKAGES)
@@ -20,7 +26,7 @@ build: deps
 	$(SWIFT) build
 
 ## test: every test (unit, service and end-to-end against the dev broker).
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

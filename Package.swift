@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // C libraries, linked from the system (Debian: librdkafka-dev, libcurl4-openssl-dev).
@@ -426,6 +427,18 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Tests/EndToEndTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        // The deployment files (Dockerfile, docker-compose.yml, deploy/) checked against the services.
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: [
+                "Contract", "Kafka", "ServiceRuntime", "CommandWriting", "NetSuiteClient",
+                "Ingest", "Transform", "CRMWriter", "ERPWriter",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/DeploymentTests",
             swiftSettings: crossbillSwiftSettings
         ),
     ]
