@@ -5,6 +5,14 @@ public protocol CommandApplier: Sendable {
     /// Writes `commands`, at most one per record, retrying transient failures itself. Returns one
     /// outcome per command, in the same order.
     func apply(_ commands: [SyncCommand]) async -> [CommandOutcome]
+
+    /// The connection's API budget as last reported by the provider, for the results; nil where the
+    /// provider reports none.
+    func apiUsage(of connection: String) -> APIUsage?
+}
+
+extension CommandApplier {
+    public func apiUsage(of connection: String) -> APIUsage? { nil }
 }
 
 /// How one command ended in the target system.

@@ -125,7 +125,7 @@ public final class CommandWriter: Sendable {
                         SyncResult(
                             outcome: outcome, commandID: command.id, connection: command.connection, system: command.system,
                             object: command.object, source: command.source, targetID: targetID, attempts: attempts,
-                            reporter: settings.reporter),
+                            reporter: settings.reporter, apiUsage: applier.apiUsage(of: command.connection)),
                         after: pending.message))
                     outcomes[outcome]?.increment()
                     if pending.parkedDeadline != nil { settled.append(command.id) }
@@ -201,7 +201,8 @@ public final class CommandWriter: Sendable {
             ?? SourceDocument(eventID: message.header(MessageHeader.id) ?? "", eventType: message.header(MessageHeader.type) ?? "unknown", billingObject: "unknown", billingID: "")
         let result = SyncResult(
             outcome: .failed, commandID: command?.id, connection: command?.connection, system: command?.system ?? settings.system,
-            object: command?.object, source: source, attempts: attempts, reason: error.code, error: error, reporter: settings.reporter)
+            object: command?.object, source: source, attempts: attempts, reason: error.code, error: error, reporter: settings.reporter,
+            apiUsage: command.flatMap { applier.apiUsage(of: $0.connection) })
         return [resultMessage(result, after: message), EventMessages.deadLetter(of: message, error: error, attempts: attempts)]
     }
 

@@ -34,6 +34,10 @@ public struct MessageSchema: Sendable, Hashable, CustomStringConvertible {
     public static let syncCommand = MessageSchema(name: "sync-command", version: 1)
     /// A `SyncResult`: the value of `sync.results`.
     public static let syncResult = MessageSchema(name: "sync-result", version: 1)
+    /// A provider error on `alerts.provider-errors` (Lago's `customer.*_provider_error` shape).
+    public static let providerErrorEvent = MessageSchema(name: "provider-error-event", version: 1)
+    /// A customer's first sync to a provider on `alerts.provider-errors` (`customer.*_provider_created`).
+    public static let providerCreatedEvent = MessageSchema(name: "provider-created-event", version: 1)
 }
 
 /// Why a consumed message was refused: the failed result and the dead-letter record carry it.

@@ -147,13 +147,19 @@ public struct SourceDocument: Sendable, Codable, Hashable {
     public var billingID: String
     /// The document number people know (invoice and credit note numbers), when there is one.
     public var documentNumber: String?
+    /// The billing id of the customer the object belongs to; nil for objects of no customer (plans).
+    public var customerID: String?
 
-    public init(eventID: String, eventType: String, billingObject: String, billingID: String, documentNumber: String? = nil) {
+    public init(
+        eventID: String, eventType: String, billingObject: String, billingID: String, documentNumber: String? = nil,
+        customerID: String? = nil
+    ) {
         self.eventID = eventID
         self.eventType = eventType
         self.billingObject = billingObject
         self.billingID = billingID
         self.documentNumber = documentNumber
+        self.customerID = customerID
     }
 
     enum CodingKeys: String, CodingKey {
@@ -162,5 +168,6 @@ public struct SourceDocument: Sendable, Codable, Hashable {
         case billingObject = "billing_object"
         case billingID = "billing_id"
         case documentNumber = "document_number"
+        case customerID = "customer_id"
     }
 }

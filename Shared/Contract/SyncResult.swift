@@ -32,11 +32,13 @@ public struct SyncResult: Sendable, Codable, Hashable {
     /// The service that produced the result.
     public var reporter: String
     public var time: String
+    /// The connection's API budget when the writer reported the result (Salesforce).
+    public var apiUsage: APIUsage?
 
     public init(
         outcome: SyncOutcome, commandID: String? = nil, connection: String? = nil, system: TargetSystem? = nil,
         object: String? = nil, source: SourceDocument, targetID: String? = nil, attempts: Int = 0,
-        reason: String? = nil, error: ProviderError? = nil, reporter: String, time: Date = Date()
+        reason: String? = nil, error: ProviderError? = nil, reporter: String, time: Date = Date(), apiUsage: APIUsage? = nil
     ) {
         self.outcome = outcome
         self.commandID = commandID
@@ -50,6 +52,7 @@ public struct SyncResult: Sendable, Codable, Hashable {
         self.error = error
         self.reporter = reporter
         self.time = time.formatted(.iso8601)
+        self.apiUsage = apiUsage
     }
 
     enum CodingKeys: String, CodingKey {
@@ -58,6 +61,7 @@ public struct SyncResult: Sendable, Codable, Hashable {
         case connection, system, object, source
         case targetID = "target_id"
         case attempts, reason, error, reporter, time
+        case apiUsage = "api_usage"
     }
 }
 
@@ -89,5 +93,17 @@ public struct ProviderError: Sendable, Codable, Hashable, Error {
         case code, message, fields, path
         case httpStatus = "http_status"
         case retryable
+    }
+}
+
+/// A provider's API budget: requests used in its window (Salesforce: the rolling 24 hours) out of the
+/// allocation.
+public struct APIUsage: Sendable, Codable, Hashable {
+    public var used: Int
+    public var allocation: Int
+
+    public init(used: Int, allocation: Int) {
+        self.used = used
+        self.allocation = allocation
     }
 }

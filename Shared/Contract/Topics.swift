@@ -12,7 +12,7 @@ public enum Topic {
     public static let all: [String] = [
         billingEvents, crmEvents, crmCommands, erpCommands, billingCommands, syncResults, providerErrorAlerts,
         deadLetters(of: billingEvents), deadLetters(of: crmCommands), deadLetters(of: erpCommands),
-        deadLetters(of: billingCommands),
+        deadLetters(of: billingCommands), deadLetters(of: syncResults),
     ]
 
     /// How long a topic keeps its messages: long enough to replay a week of traffic after an outage;

@@ -25,6 +25,10 @@ final class SalesforceApplier: CommandApplier {
     /// Ids found by field matches (the standard price book), per connection.
     private let matchedIDs = Mutex<[String: String]>([:])
 
+    func apiUsage(of connection: String) -> APIUsage? {
+        connections[connection]?.client.apiUsage.map { APIUsage(used: $0.used, allocation: $0.maximum) }
+    }
+
     init(connections: [String: SalesforceConnection], store: WriterStore, retry: RetryPolicy, logger: Logger) {
         self.connections = connections
         self.store = store

@@ -87,7 +87,8 @@ struct TransformEngine: Sendable {
                 continue
             }
             if !object.version.parts.isEmpty { state.setVersion(object.version, of: key) }
-            let source = SourceDocument(eventID: eventID, eventType: eventType, billingObject: object.kind, billingID: object.billingID)
+            let source = SourceDocument(
+                eventID: eventID, eventType: eventType, billingObject: object.kind, billingID: object.billingID, customerID: object.customerID)
             for connection in connections {
                 for mapping in connection.mappings.mappings(for: object.kind) {
                     outputs += try apply(mapping, to: object, connection: connection, source: source, state: &state)

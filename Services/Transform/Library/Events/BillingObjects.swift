@@ -13,6 +13,12 @@ struct BillingObject: Sendable {
     let primary: Bool
     /// Orders versions of one object; empty when the payload carries nothing to order by.
     let version: EntityVersion
+
+    /// The billing id of the customer the object belongs to.
+    var customerID: String? {
+        if kind == "customer" { return billingID }
+        return body["lago_customer_id"]?.stringValue ?? body["customer"]?["lago_id"]?.stringValue
+    }
 }
 
 /// A comparable version: ranks and timestamps compared in order. Two versions where one is empty
