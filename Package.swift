@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "transform", targets: ["TransformMain"]),
         .executable(name: "crm-writer", targets: ["CRMWriterMain"]),
         .executable(name: "erp-writer", targets: ["ERPWriterMain"]),
+        .executable(name: "notifier", targets: ["NotifierMain"]),
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "bench-baseline", targets: ["BenchBaseline"]),
         .executable(name: "bench-pipeline", targets: ["BenchPipeline"]),
@@ -230,6 +231,29 @@ let package = Package(
             path: "Services/ERPWriter/Main",
             swiftSettings: crossbillSwiftSettings
         ),
+        .target(
+            name: "Notifier",
+            dependencies: [
+                "Kafka", "Contract", "ServiceRuntime", "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Notifier/Library",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .executableTarget(
+            name: "NotifierMain",
+            dependencies: ["Notifier", "ServiceRuntime"],
+            path: "Services/Notifier/Main",
+            swiftSettings: crossbillSwiftSettings
+        ),
 
         // Development and operations tools.
         .executableTarget(
@@ -425,6 +449,8 @@ let package = Package(
             dependencies: [
                 "Kafka", "Contract", "CurlHTTP", "TestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/EndToEndTests",
             swiftSettings: crossbillSwiftSettings
