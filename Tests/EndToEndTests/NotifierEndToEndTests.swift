@@ -1,0 +1,246 @@
+import Contract
+import CurlHTTP
+import Foundation
+import HTTPTypes
+import Kafka
+import TestSupport
+import Testing
+
+/// The notifier as a real process: provider events on `alerts.provider-errors`, signed webhook
+/// deliveries to a receiver on loopback, retries, a crash in the middle of a delivery, coalescing.
+@Suite("notifier, end to end", .serialized, .timeLimit(.minutes(5)))
+struct NotifierEndToEndTests {
+    static let token = "dashboard-token-for-tests-0123456789"
+    static let secret = "webhook-secret-for-tests"
+
+    /// Starts a notifier against `bootstrap`, delivering to `receiverURL`.
+    static func startNotifier(
+        bootstrap: String, receiverURL: String, databasePath: String, coalesceMs: Int = 1000, extra: [String: String] = [:]
+    ) throws -> ServiceProcess {
+        try ServiceProcess("notifier", environment: [
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+            "NOTIFIER_DATABASE_PATH": databasePath,
+            "NOTIFIER_DASHBOARD_TOKEN": token,
+            "NOTIFIER_ENDPOINTS": "hook",
+            "NOTIFIER_ENDPOINT_HOOK_URL": receiverURL,
+            "NOTIFIER_ENDPOINT_HOOK_SECRET": secret,
+            "NOTIFIER_ENDPOINT_HOOK_EVENTS": "customer.accounting_provider_error,customer.crm_provider_error",
+            "NOTIFIER_ALLOW_PRIVATE_ADDRESSES": "true",
+            "NOTIFIER_COALESCE_WINDOW_MS": "\(coalesceMs)",
+            "NOTIFIER_RETRY_INITIAL_MS": "200",
+            "NOTIFIER_RETRY_MAX_MS": "1000",
+            "NOTIFIER_DELIVERY_TIMEOUT_MS": "30000",
+        ].merging(extra) { _, new in new })
+    }
+
+    static func listeningURL(_ process: ServiceProcess) async throws -> String {
+        let line = try await process.waitForLine(containing: "listening on")
+        let address = try #require(line.range(of: "listening on 127.0.0.1:"))
+        let port = try #require(Int(line[address.upperBound...].prefix { $0.isNumber }))
+        return "http://127.0.0.1:\(port)"
+    }
+
+    static func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("notifier-\(UUID().uuidString)").appendingPathComponent(name).path
+    }
+
+    /// A failed NetSuite result, as erp-writer reports one, keyed by its customer.
+    static func failedResult(commandID: String, billingID: String = "inv-storm-1", code: String = "USER_ERROR") throws -> KafkaOutgoingMessage {
+        let result = SyncResult(
+            outcome: .failed, commandID: commandID, connection: "ns", system: .netsuite, object: "invoice",
+            source: SourceDocument(eventID: "event-\(commandID)", eventType: "invoice.created", billingObject: "invoice", billingID: billingID,
+                                   documentNumber: "INV-001", customerID: "cust-lago-1"),
+            attempts: 1, reason: code, error: ProviderError(code: code, message: "Invalid item reference", path: "item.items[0].item", httpStatus: 400),
+            reporter: "erp-writer")
+        return KafkaOutgoingMessage(
+            topic: Topic.syncResults, key: Array("org-1/cust_ext_1".utf8), value: Array(try JSONEncoder().encode(result)),
+            headers: [
+                KafkaHeader(name: MessageHeader.id, value: "\(commandID)/failed"),
+                KafkaHeader(name: MessageHeader.type, value: "crossbill.sync.result"),
+                KafkaHeader(name: MessageHeader.dataSchema, value: MessageSchema.syncResult.uri),
+            ])
+    }
+
+    static func producer(_ bootstrap: String) throws -> KafkaProducer {
+        try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap, statisticsInterval: .zero)),
+            logger: quietLogger)
+    }
+
+    static func startBroker() async throws -> (ServiceProcess, String) {
+        let broker = try ServiceProcess("dev-broker", arguments: ["--control-port", "0", "--partitions", "3"])
+        let bootstrap = String(try await broker.waitForLine(containing: "bootstrap ").dropFirst("bootstrap ".count))
+        return (broker, bootstrap)
+    }
+
+    @Test func aFailedNetSuiteWriteGivesOneEventAndOneSignedDelivery() async throws {
+        let receiver = WebhookReceiver(secret: Self.secret)
+        try await receiver.serve { url in
+            try await withSyncStack { stack in
+                let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
+                do {
+                    _ = try await Self.listeningURL(notifier)
+                    // A person without a name: Salesforce takes the Account, NetSuite refuses the customer.
+                    let person = try #require(JSONValue.parse(try Fixtures.lago("customer.created")))
+                        .setting("individual", at: "customer.customer_type").setting(.null, at: "customer.firstname")
+                        .setting(.null, at: "customer.lastname")
+                    #expect(try await stack.post(Array(person.encoded()), uniqueKey: "notifier-person").status == .ok)
+
+                    let deliveries = try await receiver.waitForDeliveries(1)
+                    #expect(deliveries.count == 1)
+                    let delivery = try #require(deliveries.first)
+                    #expect(delivery.signatureValid)
+                    #expect(delivery.event == "customer.accounting_provider_error")
+                    let event = try #require(delivery.json)
+                    #expect(event.at("webhook_type") == "customer.accounting_provider_error")
+                    #expect(event.at("object_type") == "accounting_provider_customer_error")
+                    #expect(event.at("organization_id") == .string(SyncStack.organization))
+                    let details = "accounting_provider_customer_error"
+                    #expect(event.at("\(details).lago_customer_id") == "99a6094e-199b-4101-896a-54e927ce7bd7")
+                    #expect(event.at("\(details).external_customer_id") == "cust_acme_001")
+                    #expect(event.at("\(details).accounting_provider") == "netsuite")
+                    #expect(event.at("\(details).accounting_provider_code") == "ns")
+                    #expect(event.at("\(details).provider_error.error_code") == "USER_ERROR")
+                    #expect(event.at("\(details).provider_error.path") == "firstName")
+                    #expect(event.at("\(details).document.type") == "customer")
+                    #expect(event.at("\(details).occurrences") == 1)
+                    #expect(event.at("\(details).dashboard_url")?.stringValue?.contains("/dashboard/failures/") == true)
+
+                    // On the topic: exactly that one error, and the Account's first sync announced.
+                    let alerts = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.providerErrorAlerts])
+                    let events = await collect(3, from: alerts, timeout: .seconds(8))
+                    await alerts.close()
+                    let types = events.compactMap { $0.header(MessageHeader.type) }
+                    #expect(types.filter { $0 == "customer.accounting_provider_error" }.count == 1, "\(types)")
+                    #expect(types.filter { $0 == "customer.crm_provider_created" }.count == 1, "\(types)")
+                    #expect(events.first { $0.header(MessageHeader.type) == "customer.accounting_provider_error" }?.value == delivery.body)
+                    // Still one delivery: nothing was sent twice.
+                    #expect(receiver.deliveries.count == 1)
+                    _ = try await ContractEndToEndTests.expectServiceMessagesMatchSchemas(stack)
+                } catch {
+                    try? await notifier.terminate()
+                    throw error
+                }
+                try await notifier.terminate()
+            }
+        }
+    }
+
+    @Test func aFailingReceiverGetsRetriesWithTheSameDeliveryIDUntilItSucceeds() async throws {
+        let receiver = WebhookReceiver(secret: Self.secret, failFirst: [500, 503])
+        let (broker, bootstrap) = try await Self.startBroker()
+        try await receiver.serve { url in
+            let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
+            let api = try await Self.listeningURL(notifier)
+            let producer = try Self.producer(bootstrap)
+            _ = try await producer.send(try Self.failedResult(commandID: "retry-1"))
+            let deliveries = try await receiver.waitForDeliveries(3)
+            #expect(deliveries.count == 3)
+            #expect(Set(deliveries.map(\.id)).count == 1, "one delivery id across retries")
+            #expect(deliveries.allSatisfy { $0.signatureValid })
+            // The delivery log says it was delivered at the third attempt.
+            let http = CurlHTTPClient(logger: quietLogger)
+            var log: JSONValue?
+            for _ in 0..<50 {
+                let response = try await http.execute(HTTPClientRequest(
+                    url: "\(api)/api/v1/deliveries", headers: [.authorization: "Bearer \(Self.token)"]))
+                log = JSONValue.parse(Data(response.body))?.arrayValue?.first
+                if log?["status"] == "delivered" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(log?["status"] == "delivered")
+            #expect(log?["attempts"] == 3)
+            http.shutdown()
+            producer.close(flushTimeout: .seconds(1))
+            try await notifier.terminate()
+        }
+        try await broker.terminate()
+    }
+
+    @Test func aNotifierKilledMidDeliveryDeliversAfterRestartWithTheSameID() async throws {
+        // The first request hangs; the notifier is killed while it waits.
+        let receiver = WebhookReceiver(secret: Self.secret, stallFirst: 1)
+        let (broker, bootstrap) = try await Self.startBroker()
+        let database = Self.temporaryPath("n.sqlite")
+        try await receiver.serve { url in
+            let first = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
+            _ = try await Self.listeningURL(first)
+            let producer = try Self.producer(bootstrap)
+            _ = try await producer.send(try Self.failedResult(commandID: "crash-1", billingID: "inv-crash-1"))
+            _ = try await producer.send(try Self.failedResult(commandID: "crash-2", billingID: "inv-crash-2"))
+            // Kill once both are out: one is answered, the other hangs.
+            _ = try await receiver.waitForDeliveries(2)
+            try await first.kill()
+
+            let second = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
+            _ = try await Self.listeningURL(second)
+            let deliveries = try await receiver.waitForDeliveries(3, timeout: .seconds(30))
+            try await Task.sleep(for: .seconds(2))
+            let all = receiver.deliveries
+            // Both alerts arrive; the one cut off arrives again with its id. A delivery answered just as
+            // the process died may come again too (at least once, same id); nothing else repeats.
+            let ids = all.map(\.id)
+            #expect(Set(ids).count == 2, "\(ids)")
+            #expect(deliveries.count >= 3)
+            #expect(ids.count <= 4, "\(ids)")
+            #expect(Set(ids).allSatisfy { id in ids.filter { $0 == id }.count <= 2 }, "\(ids)")
+            #expect(all.allSatisfy { $0.signatureValid })
+            producer.close(flushTimeout: .seconds(1))
+            try await second.terminate()
+        }
+        try await broker.terminate()
+    }
+
+    @Test func aStormOfIdenticalFailuresYieldsOneCoalescedAlert() async throws {
+        let receiver = WebhookReceiver(secret: Self.secret)
+        let (broker, bootstrap) = try await Self.startBroker()
+        try await receiver.serve { url in
+            let notifier = try Self.startNotifier(
+                bootstrap: bootstrap, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"), coalesceMs: 3000)
+            _ = try await Self.listeningURL(notifier)
+            let producer = try Self.producer(bootstrap)
+            for index in 0..<20 {
+                _ = try await producer.send(try Self.failedResult(commandID: "storm-\(index)"))
+            }
+            let deliveries = try await receiver.waitForDeliveries(1)
+            try await Task.sleep(for: .seconds(4))
+            #expect(receiver.deliveries.count == 1)
+            let event = try #require(deliveries.first?.json)
+            #expect(event.at("accounting_provider_customer_error.occurrences") == 20)
+            #expect(event.at("accounting_provider_customer_error.document.number") == "INV-001")
+            let alerts = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.providerErrorAlerts])
+            let events = await collect(2, from: alerts, timeout: .seconds(5))
+            await alerts.close()
+            #expect(events.count == 1)
+            producer.close(flushTimeout: .seconds(1))
+            try await notifier.terminate()
+        }
+        try await broker.terminate()
+    }
+
+    @Test func aLoopbackEndpointIsRefusedUnlessAllowedAndTheAPINeedsTheToken() async throws {
+        let (broker, bootstrap) = try await Self.startBroker()
+        let refused = try Self.startNotifier(
+            bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"),
+            extra: ["NOTIFIER_ALLOW_PRIVATE_ADDRESSES": "false"])
+        #expect(try await refused.waitForExit() == 2)
+        #expect(refused.output.joined().contains("notifier.endpoint.hook.url"), "\(refused.output.suffix(5))")
+
+        let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"))
+        let api = try await Self.listeningURL(notifier)
+        let http = CurlHTTPClient(logger: quietLogger)
+        let anonymous = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results"))
+        #expect(anonymous.status == .unauthorized)
+        #expect(anonymous.headers[.contentType] == "application/problem+json")
+        let wrong = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer nope"]))
+        #expect(wrong.status == .unauthorized)
+        let page = try await http.execute(HTTPClientRequest(url: "\(api)/dashboard"))
+        #expect(page.status == .unauthorized)
+        #expect(page.bodyText.contains("id=\"login\""))
+        let allowed = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
+        #expect(allowed.status == .ok)
+        http.shutdown()
+        try await notifier.terminate()
+        try await broker.terminate()
+    }
+}
