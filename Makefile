@@ -7,7 +7,8 @@ BUILD_PACKAGES := librdkafka-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
 BENCH_PACKAGES := wrk
 # Tests/DeploymentTests: `docker-compose config` validates docker-compose.yml; readelf (binutils) reads
 # what the binaries link. Tools/scripts/contract.py (the topic contract tests): PyYAML and jsonschema.
-TEST_PACKAGES := docker-compose binutils python3-yaml python3-jsonschema
+# Tests/Browser/dashboard.py (the notifier's dashboard in a browser): headless Chromium and Selenium.
+TEST_PACKAGES := docker-compose binutils python3-yaml python3-jsonschema chromium chromium-driver python3-selenium
 
 .PHONY: all build test run bench deps test-deps bench-deps clean
 

@@ -118,12 +118,62 @@ struct NotifierEndToEndTests {
                     #expect(receiver.deliveries.count == 1)
                     _ = try await ContractEndToEndTests.expectServiceMessagesMatchSchemas(stack)
                 } catch {
-                    try? await notifier.terminate()
+                    _ = try? await notifier.terminate()
                     throw error
                 }
                 try await notifier.terminate()
             }
         }
+    }
+
+    /// The dashboard in a real browser (Debian's chromium, headless, driven by Selenium): it refuses
+    /// without the token, shows the failure with it, and its Retry button replays the failed command.
+    @Test func theDashboardInABrowserShowsTheFailureAndReplaysIt() async throws {
+        let receiver = WebhookReceiver(secret: Self.secret)
+        try await receiver.serve { url in
+            try await withSyncStack { stack in
+                let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
+                do {
+                    let base = try await Self.listeningURL(notifier)
+                    let person = try #require(JSONValue.parse(try Fixtures.lago("customer.created")))
+                        .setting("individual", at: "customer.customer_type").setting(.null, at: "customer.firstname")
+                        .setting(.null, at: "customer.lastname")
+                    #expect(try await stack.post(Array(person.encoded()), uniqueKey: "dashboard-person").status == .ok)
+                    // The failure is in the history once its dead letter is kept for the replay.
+                    _ = try await receiver.waitForDeliveries(1)
+                    let failedCommand = try #require(try await Self.openFailure(base: base, http: stack.http)?["command_id"]?.stringValue)
+
+                    let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+                    let browser = try ServiceProcess.system(python, arguments: [Repository.path("Tests/Browser/dashboard.py"), base, Self.token, "USER_ERROR"])
+                    let status = try await browser.waitForExit(timeout: .seconds(120))
+                    #expect(status == 0, "\(browser.output.joined(separator: "\n"))")
+                    #expect(browser.output.contains { $0.contains("Replayed to erp.commands") }, "\(browser.output)")
+
+                    // The replay put the failed command back on erp.commands: it is there twice now.
+                    let commands = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.erpCommands])
+                    let seen = await ContractEndToEndTests.collectMessages(from: commands, timeout: .seconds(20)) { messages in
+                        messages.filter { $0.header(MessageHeader.id) == failedCommand }.count >= 2
+                    }
+                    await commands.close()
+                    #expect(seen.filter { $0.header(MessageHeader.id) == failedCommand }.count == 2)
+                } catch {
+                    _ = try? await notifier.terminate()
+                    throw error
+                }
+                try await notifier.terminate()
+            }
+        }
+    }
+
+    /// The newest open failure the API lists, once its dead letter is kept.
+    static func openFailure(base: String, http: CurlHTTPClient) async throws -> JSONValue? {
+        for _ in 0..<100 {
+            let response = try await http.execute(HTTPClientRequest(
+                url: "\(base)/api/v1/failures?connection=ns", headers: [.authorization: "Bearer \(token)"]))
+            if let failure = JSONValue.parse(Data(response.body))?.arrayValue?.first { return failure }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
     }
 
     @Test func aFailingReceiverGetsRetriesWithTheSameDeliveryIDUntilItSucceeds() async throws {

@@ -44,6 +44,8 @@ struct HistoryEntry: Sendable {
     let externalCustomerID: String
     let documentNumber: String?
     let targetID: String?
+    let commandID: String?
+    let eventID: String
     let attempts: Int
     let reason: String?
     let errorCode: String?
@@ -65,6 +67,8 @@ struct HistoryEntry: Sendable {
         externalCustomerID = row["external_customer_id"]
         documentNumber = row["document_number"]
         targetID = row["target_id"]
+        commandID = row["command_id"]
+        eventID = row["event_id"]
         attempts = row["attempts"]
         reason = row["reason"]
         errorCode = row["error_code"]
@@ -80,7 +84,8 @@ struct HistoryEntry: Sendable {
             "id": .number(Decimal(id)), "time": .string(time), "outcome": .string(outcome), "connection": text(connection),
             "system": text(system), "object": text(object), "billing_object": .string(billingObject), "billing_id": .string(billingID),
             "customer_id": text(customerID), "external_customer_id": .string(externalCustomerID),
-            "document_number": text(documentNumber), "target_id": text(targetID), "attempts": .number(Decimal(attempts)),
+            "document_number": text(documentNumber), "target_id": text(targetID), "command_id": text(commandID),
+            "event_id": .string(eventID), "attempts": .number(Decimal(attempts)),
             "reason": text(reason), "reporter": .string(reporter),
         ]
         if let errorCode {
