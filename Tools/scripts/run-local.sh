@@ -4,11 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(swift build --show-bin-path)
-mkdir -p var/dev-broker var/ingest var/sandbox var/transform var/crm-writer var/erp-writer
+mkdir -p var/dev-broker var/ingest var/sandbox var/transform var/crm-writer var/erp-writer var/notifier
 rm -f var/dev-broker/bootstrap var/sandbox/ports.json
 
 pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+# The services first, so they commit and leave their consumer groups while the broker still runs.
+stop() {
+    for pid in "${pids[@]:2}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]:2}"; do wait "$pid" 2>/dev/null || true; done
+    kill "${pids[@]:0:2}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
 trap stop EXIT INT TERM
 
 "$bin/dev-broker" --bootstrap-file var/dev-broker/bootstrap &
@@ -56,8 +62,14 @@ HTTP_PORT=8083 \
     "$bin/erp-writer" &
 pids+=($!)
 
+NOTIFIER_DASHBOARD_TOKEN=${NOTIFIER_DASHBOARD_TOKEN:-demo-dashboard-token} \
+HTTP_PORT=8084 \
+    "$bin/notifier" &
+pids+=($!)
+
 echo "ingest:     http://127.0.0.1:8080/webhooks/lago/demo (HMAC key demo-hmac-key)"
 echo "dev broker: $KAFKA_BOOTSTRAP_SERVERS (control API http://127.0.0.1:9644)"
 echo "transform:  http://127.0.0.1:8081/metrics; crm-writer :8082; erp-writer :8083"
+echo "dashboard:  http://127.0.0.1:8084/dashboard (token ${NOTIFIER_DASHBOARD_TOKEN:-demo-dashboard-token})"
 echo "sandbox:    Salesforce http://127.0.0.1:8091, NetSuite http://127.0.0.1:8092 (inspect: GET /_sandbox/records)"
 wait -n "${pids[@]}"
