@@ -268,6 +268,71 @@ struct NotifierEndToEndTests {
         try await broker.terminate()
     }
 
+    /// sync.results is consumed too: a result that breaks the contract goes to sync.results.dlq with a
+    /// failed result naming the field, and the results around it are recorded.
+    @Test func resultsThatBreakTheContractGoToTheDeadLetterQueue() async throws {
+        let (broker, bootstrap) = try await Self.startBroker()
+        let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"))
+        let api = try await Self.listeningURL(notifier)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(
+                bootstrapServers: bootstrap, statisticsInterval: .zero, additionalProperties: ["message.max.bytes": "2000000"])),
+            logger: quietLogger)
+        let valid = try Self.failedResult(commandID: "valid-before")
+        func broken(_ id: String, _ value: [UInt8], schema: String? = MessageSchema.syncResult.uri) -> KafkaOutgoingMessage {
+            var headers = [KafkaHeader(name: MessageHeader.id, value: id), KafkaHeader(name: MessageHeader.source, value: ContractEndToEndTests.testSource)]
+            if let schema { headers.append(KafkaHeader(name: MessageHeader.dataSchema, value: schema)) }
+            return KafkaOutgoingMessage(topic: Topic.syncResults, key: valid.key, value: value, headers: headers)
+        }
+        func edited(_ change: (inout [String: JSONValue]) -> Void) -> [UInt8] {
+            guard case .object(var members) = JSONValue.parse(valid.value) else { return [] }
+            change(&members)
+            return Array(JSONValue.object(members).encoded())
+        }
+        let cases: [(message: KafkaOutgoingMessage, code: String, field: String?)] = [
+            (broken("bad-type", edited { $0["attempts"] = "three" }), "invalid_message", "attempts"),
+            (broken("bad-missing", edited { $0["outcome"] = nil }), "invalid_message", "outcome"),
+            (broken("bad-version", valid.value, schema: "urn:crossbill:schema:sync-result:2"), "unsupported_schema", MessageHeader.dataSchema),
+            (broken("bad-json", Array("{\"outcome\"".utf8)), "invalid_json", nil),
+            (broken("bad-size", edited { $0["reason"] = .string(String(repeating: "x", count: MessageContract.maximumValueBytes)) }), "message_too_large", nil),
+        ]
+        _ = try await producer.send(valid)
+        for entry in cases { _ = try await producer.send(entry.message) }
+        _ = try await producer.send(try Self.failedResult(commandID: "valid-after", billingID: "inv-after"))
+
+        let deadLetters = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.deadLetters(of: Topic.syncResults)])
+        let letters = await collect(cases.count, from: deadLetters, timeout: .seconds(30))
+        await deadLetters.close()
+        let results = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.syncResults])
+        let refusals = await ContractEndToEndTests.collectMessages(from: results, timeout: .seconds(30)) { messages in
+            messages.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }.count >= cases.count
+        }.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }
+        await results.close()
+        for entry in cases {
+            let id = entry.message.headers.first { $0.name == MessageHeader.id }?.stringValue
+            let letter = letters.first { $0.header(MessageHeader.id) == id }
+            #expect(letter?.header(DeadLetterHeader.errorCode) == entry.code, "\(id ?? "")")
+            #expect(letter?.header(DeadLetterHeader.errorField) == entry.field, "\(id ?? "")")
+            let refusal = refusals.first { $0.source.eventID == id }
+            #expect(refusal?.outcome == .failed, "\(id ?? "")")
+            #expect(refusal?.error?.code == entry.code, "\(id ?? "")")
+            #expect(refusal?.error?.path == entry.field, "\(id ?? "")")
+        }
+        // The valid results around them are in the history.
+        let http = CurlHTTPClient(logger: quietLogger)
+        var commands: Set<String> = []
+        for _ in 0..<100 where !commands.isSuperset(of: ["valid-before", "valid-after"]) {
+            let response = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
+            commands = Set(JSONValue.parse(Data(response.body))?.arrayValue?.compactMap { $0["command_id"]?.stringValue } ?? [])
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(commands.isSuperset(of: ["valid-before", "valid-after"]), "\(commands)")
+        http.shutdown()
+        producer.close(flushTimeout: .seconds(1))
+        try await notifier.terminate()
+        try await broker.terminate()
+    }
+
     @Test func aLoopbackEndpointIsRefusedUnlessAllowedAndTheAPINeedsTheToken() async throws {
         let (broker, bootstrap) = try await Self.startBroker()
         let refused = try Self.startNotifier(
