@@ -1,6 +1,7 @@
 # Crossbill in one image; the command picks the executable:
 #   docker run crossbill:latest                        -> ingest (the default)
-#   docker run crossbill:latest transform              -> transform (likewise crm-writer, erp-writer)
+#   docker run crossbill:latest transform              -> transform (likewise crm-writer, erp-writer,
+#                                                         notifier)
 #   docker run crossbill:latest crossbill topics ...   -> the operator CLI
 #   docker run crossbill:latest sandbox --host 0.0.0.0 -> the Salesforce and NetSuite simulators (trials only)
 #
@@ -35,7 +36,7 @@ COPY Tests ./Tests
 # The executables shipped in the image. `swift build` takes one --product at a time, so loop; a
 # product missing from Package.swift fails the build here rather than at run time. dev-broker and the
 # benchmarks are development tools and stay out; the sandbox is in for the compose "sandbox" profile.
-ARG PRODUCTS="ingest transform crm-writer erp-writer crossbill sandbox"
+ARG PRODUCTS="ingest transform crm-writer erp-writer notifier crossbill sandbox"
 
 # --static-swift-stdlib links the Swift runtime and Foundation into each binary, so the runtime stage
 # needs no Swift toolchain; the C libraries stay dynamic and come from Debian. The resource bundles
@@ -60,7 +61,7 @@ FROM debian:bookworm-slim
 #   librdkafka1, libcurl4, libsqlite3-0  the C libraries (the -dev packages' runtime halves)
 #   libstdc++6, libgcc-s1                the statically linked Swift runtime needs them (already in the
 #                                        base image; named so the list does not depend on that)
-#   ca-certificates                      TLS to Kafka, Salesforce and NetSuite
+#   ca-certificates                      TLS to Kafka, Salesforce, NetSuite and webhook endpoints
 #   tzdata                               time zones
 #   curl                                 the health checks of docker-compose.yml
 # Tests/DeploymentTests checks this list against `ldd` of the built binaries.
@@ -76,7 +77,7 @@ RUN groupadd --system --gid 10001 crossbill \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/crossbill --no-create-home \
         --shell /usr/sbin/nologin crossbill \
     && mkdir -p /var/lib/crossbill/ingest /var/lib/crossbill/transform /var/lib/crossbill/crm-writer \
-        /var/lib/crossbill/erp-writer \
+        /var/lib/crossbill/erp-writer /var/lib/crossbill/notifier \
     && chown -R crossbill:crossbill /var/lib/crossbill
 
 COPY --from=build /staging/ /usr/local/bin/
@@ -93,8 +94,8 @@ USER 10001:10001
 ENV HTTP_HOST=0.0.0.0 \
     SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/usr/local/bin/swift-backtrace-static
 
-# Default ports: ingest, transform, crm-writer, erp-writer; sandbox (Salesforce, NetSuite).
-EXPOSE 8080 8081 8082 8083 8091 8092
+# Default ports: ingest, transform, crm-writer, erp-writer, notifier; sandbox (Salesforce, NetSuite).
+EXPOSE 8080 8081 8082 8083 8084 8091 8092
 
 ENTRYPOINT []
 CMD ["ingest"]
