@@ -460,7 +460,7 @@ let package = Package(
             name: "DeploymentTests",
             dependencies: [
                 "Contract", "Kafka", "ServiceRuntime", "CommandWriting", "NetSuiteClient",
-                "Ingest", "Transform", "CRMWriter", "ERPWriter",
+                "Ingest", "Transform", "CRMWriter", "ERPWriter", "Notifier",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -87,8 +87,12 @@ struct ComposeTests {
         let grace = service["stop_grace_period"]?.text.flatMap(DurationText.seconds) ?? 10
         #expect(grace >= GracePeriod.minimum(for: expected), "stop_grace_period \(grace) s is shorter than \(expected.name)'s shutdown")
 
-        // Replicas: consumers run several, up to the partitions; ingest publishes a host port and runs one.
-        if expected.consumes {
+        // Replicas: consumers run several, up to the partitions; ingest publishes a host port and runs one;
+        // the notifier runs exactly one, whatever it consumes.
+        if expected.singleReplica {
+            #expect(replicas == 1, "\(expected.name) must run exactly one replica, not \(replicas): its store is the whole sync history")
+            #expect(command.first != "state-slot", "\(expected.name) runs one replica and needs no state-slot: \(command)")
+        } else if expected.consumes {
             #expect(replicas >= 2, "\(expected.name) should run several replicas")
             #expect(replicas <= TopicLayout.production.partitions)
         } else {
@@ -136,7 +140,9 @@ struct ComposeTests {
 /// Kafka consumer close (10 s) and producer flush (the delivery timeout, 10 s; ingest 5 s) after the work
 /// in hand (ingest: a request waits at most 5 s for Kafka; transform: its batch's produce, 10 s; the
 /// writers: their batch's calls, each up to the request timeout, 30 s for Salesforce and 60 s for
-/// NetSuite).
+/// NetSuite; the notifier: a dashboard replay's produce, its batch's refusals and the alert it is
+/// publishing, 10 s each, one after the other, as its services stop in turn; its webhook deliveries
+/// are cancelled and sent again after the restart).
 enum GracePeriod {
     static func minimum(for service: CrossbillService) -> Double {
         switch service.name {
@@ -144,6 +150,7 @@ enum GracePeriod {
         case "transform": 10 + 10 + 10
         case "crm-writer": 30 + 10 + 10 + 10
         case "erp-writer": 60 + 10 + 10 + 10
+        case "notifier": 10 + 10 + 10 + 10 + 10  // replay request, batch, commit and leave, alert, flush
         default: 30
         }
     }

@@ -114,6 +114,43 @@ struct Kustomization {
     var secretKeys: [String: Set<String>] = [:]
     /// Files named by the kustomizations (resources, generator sources) that do not exist.
     var missingFiles: [String] = []
+    /// The patches of every kustomization included (`patches`, `patchesStrategicMerge`,
+    /// `patchesJson6902`), as written there.
+    var patches: [Patch] = []
+    /// The `replicas` field of every kustomization included: workload name → count.
+    var replicaCounts: [String: Int] = [:]
+
+    /// One entry of a kustomization's patch lists.
+    struct Patch {
+        /// The kustomization's directory, against which a patch file's path resolves.
+        let directory: String
+        let node: Node
+
+        /// The patch itself: inline, or read from its file.
+        var text: String {
+            if let inline = node["patch"]?.text { return inline }
+            if let path = node["path"]?.text { return (try? Repository.text("\(directory)/\(path)")) ?? "" }
+            // A patchesStrategicMerge entry: a file path, or the patch inline.
+            if let entry = node.text {
+                if !entry.contains("\n"), let file = try? Repository.text("\(directory)/\(entry)") { return file }
+                return entry
+            }
+            return ""
+        }
+
+        /// Whether kustomize may apply it to the resource `kind`/`name`: its target selects it (target
+        /// names and kinds are regular expressions; a target without a name takes every resource of
+        /// its kind), or, without a target, the patch names it.
+        func mayApply(toKind kind: String, name: String) -> Bool {
+            guard let target = node["target"] else { return text.contains(name) }
+            func matches(_ pattern: String?, _ value: String) -> Bool {
+                guard let pattern else { return true }
+                guard let expression = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return pattern == value }
+                return expression.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+            }
+            return matches(target["kind"]?.text, kind) && matches(target["name"]?.text, name)
+        }
+    }
 
     static func load(_ directory: String) throws -> Kustomization {
         var kustomization = Kustomization(directory: directory)
@@ -124,6 +161,12 @@ struct Kustomization {
     private mutating func include(_ directory: String) throws {
         let file = "\(directory)/kustomization.yaml"
         let root = try YAML.document(try Repository.text(file), file: file)
+        for key in ["patches", "patchesStrategicMerge", "patchesJson6902"] {
+            patches += (root[key]?.items ?? []).map { Patch(directory: directory, node: $0) }
+        }
+        for entry in root["replicas"]?.items ?? [] {
+            if let name = entry["name"]?.text, let count = entry["count"]?.int { replicaCounts[name] = count }
+        }
         for entry in root["resources"]?.items ?? [] {
             guard let path = entry.text else { continue }
             let resolved = Self.normalize("\(directory)/\(path)")

@@ -35,8 +35,12 @@ struct CrossbillService: Sendable, CustomStringConvertible {
     let name: String
     let port: Int
     let databaseVariable: String
-    /// Consumes a topic in a consumer group, and so may run several replicas.
+    /// Consumes a topic in a consumer group, and so may run several replicas (unless `singleReplica`).
     let consumes: Bool
+    /// Must run exactly one replica everywhere: compose, the StatefulSet, and no autoscaler. The
+    /// notifier's store is the whole sync history, the coalescing state and the webhook outbox; a second
+    /// replica would take part of the partitions into a store of its own, and each would see half.
+    var singleReplica: Bool = false
 
     var description: String { name }
 
@@ -45,7 +49,11 @@ struct CrossbillService: Sendable, CustomStringConvertible {
         CrossbillService(name: "transform", port: 8081, databaseVariable: "TRANSFORM_DATABASE_PATH", consumes: true),
         CrossbillService(name: "crm-writer", port: 8082, databaseVariable: "CRM_DATABASE_PATH", consumes: true),
         CrossbillService(name: "erp-writer", port: 8083, databaseVariable: "ERP_DATABASE_PATH", consumes: true),
+        CrossbillService(name: "notifier", port: 8084, databaseVariable: "NOTIFIER_DATABASE_PATH", consumes: true, singleReplica: true),
     ]
+
+    /// The services that must run exactly one replica.
+    static var singleReplicaServices: [CrossbillService] { all.filter(\.singleReplica) }
 
     static func named(_ name: String) -> CrossbillService? { all.first { $0.name == name } }
 }

@@ -6,7 +6,7 @@ import Testing
 struct ImageTests {
     /// Runtime packages that are no library of the binaries, and why the image has them.
     static let nonLibraryPackages: [String: String] = [
-        "ca-certificates": "TLS to Kafka, Salesforce and NetSuite",
+        "ca-certificates": "TLS to Kafka, Salesforce, NetSuite and webhook endpoints",
         "tzdata": "time zones",
         "curl": "the health checks in docker-compose.yml",
     ]

@@ -38,9 +38,14 @@ struct KubernetesTests {
         let environment = Self.environment(of: container)
         #expect(environment["HTTP_PORT"] == String(expected.port))
         #expect(environment[expected.databaseVariable] != nil, "no \(expected.databaseVariable)")
-        let replicas = workload.node["spec", "replicas"]?.int ?? 1
-        #expect(replicas >= 2, "\(expected.name) should run more than one replica")
-        #expect(replicas <= TopicLayout.production.partitions)
+        if expected.singleReplica {
+            // Written out, so that nobody mistakes the default for an oversight and raises it.
+            #expect(workload.node["spec", "replicas"]?.int == 1, "\(expected.name) must run exactly one replica: spec.replicas 1")
+        } else {
+            let replicas = workload.node["spec", "replicas"]?.int ?? 1
+            #expect(replicas >= 2, "\(expected.name) should run more than one replica")
+            #expect(replicas <= TopicLayout.production.partitions)
+        }
     }
 
     @Test("every workload has probes, resources, a grace period, persistent state and a disruption budget")
@@ -93,11 +98,14 @@ struct KubernetesTests {
         }
     }
 
-    @Test("the ingest Service reaches ingest's HTTP port")
-    func ingestService() throws {
+    @Test("the Services of ingest (webhooks) and the notifier (dashboard) reach the service's HTTP port",
+          arguments: ["ingest", "notifier"])
+    func frontService(_ name: String) throws {
         let base = try Kustomization.load("deploy/base")
-        let service = try #require(base.manifest(kind: "Service", name: "crossbill-ingest"))
-        let workload = try #require(base.manifest(kind: "StatefulSet", name: "crossbill-ingest"))
+        let service = try #require(base.manifest(kind: "Service", name: "crossbill-\(name)"))
+        let workload = try #require(base.manifest(kind: "StatefulSet", name: "crossbill-\(name)"))
+        #expect(service.node["spec", "clusterIP"]?.text != "None", "crossbill-\(name) must not be headless: it is the one clients use")
+        #expect((service.node["spec", "type"]?.text ?? "ClusterIP") == "ClusterIP", "expose crossbill-\(name) through your ingress")
         let labels = Self.stringMap(workload.node["spec", "template", "metadata", "labels"])
         let selector = Self.stringMap(service.node["spec", "selector"])
         #expect(!selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }, "selector \(selector) does not select \(labels)")
@@ -143,12 +151,17 @@ struct KubernetesTests {
     func kustomizeBuilds(_ directory: String) throws {
         let result = try Command.run(["kubectl", "kustomize", directory], environment: Command.cleanEnvironment)
         #expect(result.succeeded, "\(result.standardError)")
-        if directory.hasSuffix("keda") {
-            let documents = try YAML.documents(result.standardOutput, file: "kubectl kustomize \(directory)")
-            for document in documents where document["kind"]?.text == "StatefulSet" {
-                let name = document["metadata", "name"]?.text ?? ""
-                let scaled = name != "crossbill-ingest"
-                #expect((document["spec", "replicas"] == nil) == scaled, "\(name): KEDA owns the replicas of scaled StatefulSets only")
+        let documents = try YAML.documents(result.standardOutput, file: "kubectl kustomize \(directory)")
+        let autoscaled = Set(documents.filter { ["ScaledObject", "HorizontalPodAutoscaler"].contains($0["kind"]?.text ?? "") }
+            .compactMap { $0["spec", "scaleTargetRef", "name"]?.text })
+        for document in documents where document["kind"]?.text == "StatefulSet" {
+            let name = document["metadata", "name"]?.text ?? ""
+            #expect((document["spec", "replicas"] == nil) == autoscaled.contains(name), "\(name): KEDA owns the replicas of scaled StatefulSets only")
+            // What the cluster gets, patches applied.
+            let component = document["spec", "template", "metadata", "labels", "app.kubernetes.io/component"]?.text ?? ""
+            if CrossbillService.named(component)?.singleReplica == true {
+                #expect(document["spec", "replicas"]?.int == 1, "\(name) must run exactly one replica in \(directory)")
+                #expect(!autoscaled.contains(name), "\(name) must not be autoscaled in \(directory)")
             }
         }
     }

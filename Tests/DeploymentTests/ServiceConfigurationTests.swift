@@ -6,6 +6,7 @@ import Foundation
 import Ingest
 import Kafka
 import NetSuiteClient
+import Notifier
 import ServiceRuntime
 import Testing
 import Transform
@@ -104,6 +105,15 @@ struct ServiceConfigurationTests {
             let limit = try #require(configuration.connections.first?.concurrencyLimit)
             #expect(replicas * limit <= netsuiteAccountLimit,
                     "\(replicas) replicas x concurrencyLimit \(limit) exceed the NetSuite account's \(netsuiteAccountLimit)")
+        case "notifier":
+            // No endpoint is configured by default; one that is must resolve, which this test does not
+            // ask of the machine it runs on.
+            let configuration = try NotifierConfiguration(config: reader)
+            #expect(configuration.databasePath == environment[service.databaseVariable], "the store is not where the volume is")
+            #expect(!configuration.allowPrivateAddresses,
+                    "notifier.allowPrivateAddresses lets webhooks reach internal services; it is for a receiver of your own, not a default")
+            #expect(["http", "https"].contains(URL(string: configuration.publicURL)?.scheme ?? ""), "notifier.publicUrl \(configuration.publicURL)")
+            #expect(replicas == 1, "\(replicas) replicas of the notifier would each record part of sync.results")
         default:
             Issue.record("no check for \(service.name)")
         }
