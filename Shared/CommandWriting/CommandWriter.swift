@@ -142,6 +142,9 @@ public final class CommandWriter: Sendable {
             }
             try await store.link(links)
             try await store.park(parked)
+            // Each round's results go out as soon as its links are stored, not at the end of the batch.
+            try await send(outgoing)
+            outgoing = []
             var resumed: [Pending] = []
             for (connection, records) in written {
                 for parked in try await store.waiting(connection: connection, for: records) where !round.contains(where: { $0.command.id == parked.commandID }) {

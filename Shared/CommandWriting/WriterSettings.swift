@@ -12,15 +12,16 @@ public struct WriterSettings: Sendable {
     public var parkingDeadline: Duration
     public var parkedRetryInterval: Duration
 
-    /// Reads `<prefix>.databasePath`, `<prefix>.consumerGroup`, `<prefix>.batchSize` (default 1000),
+    /// Reads `<prefix>.databasePath`, `<prefix>.consumerGroup`, `<prefix>.batchSize` (default
+    /// `defaultBatchSize`),
     /// `<prefix>.batchLingerMs` (50), `<prefix>.maxAttempts` (6), `<prefix>.retryInitialMs` (200),
     /// `<prefix>.retryMaxMs` (20000), `<prefix>.parkingDeadlineSeconds` (3600) and
     /// `<prefix>.parkedRetrySeconds` (60).
-    public init(config: ConfigReader, prefix: String, serviceName: String) {
+    public init(config: ConfigReader, prefix: String, serviceName: String, defaultBatchSize: Int = 1000) {
         func key(_ name: String) -> ConfigKey { ConfigKey("\(prefix).\(name)") }
         databasePath = config.string(forKey: key("databasePath"), default: "var/\(serviceName)/\(serviceName).sqlite")
         consumerGroup = config.string(forKey: key("consumerGroup"), default: "crossbill-\(serviceName)")
-        batchSize = max(1, config.int(forKey: key("batchSize"), default: 1000))
+        batchSize = max(1, config.int(forKey: key("batchSize"), default: defaultBatchSize))
         batchLinger = config.milliseconds(forKey: key("batchLingerMs"), default: .milliseconds(50))
         retry = RetryPolicy(
             maximumAttempts: max(1, config.int(forKey: key("maxAttempts"), default: 6)),

@@ -17,7 +17,7 @@ public struct ERPWriterConfiguration: Sendable {
     ///   token-based authentication; `clientId`, `certificateId`, `privateKeyFile`, `algorithm` (PS256 or
     ///   ES256, default PS256), `scopes` (default rest_webservices) for client credentials;
     ///   `concurrencyLimit` (default 5), `requestTimeoutMs` (default 60000)
-    /// - the writer keys of `WriterSettings` under `erp.`
+    /// - the writer keys of `WriterSettings` under `erp.` (`erp.batchSize` defaults to 100)
     public init(config: ConfigReader) throws {
         var problems: [String] = []
         let names = config.stringArray(forKey: "erp.connections", default: [])
@@ -66,7 +66,9 @@ public struct ERPWriterConfiguration: Sendable {
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         self.connections = connections
-        self.writer = WriterSettings(config: config, prefix: "erp", serviceName: "erp-writer")
+        // NetSuite takes one record per request, so a large batch saves no calls; a small one reports
+        // results sooner.
+        self.writer = WriterSettings(config: config, prefix: "erp", serviceName: "erp-writer", defaultBatchSize: 100)
     }
 
     public init(connections: [NetSuiteConnectionSettings], writer: WriterSettings) {
