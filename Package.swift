@@ -290,7 +290,7 @@ let package = Package(
         .executableTarget(
             name: "BenchPipeline",
             dependencies: [
-                "Contract", "CurlHTTP",
+                "Contract", "CurlHTTP", "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -46,6 +46,12 @@ struct BenchPipeline: AsyncParsableCommand {
     @Option(help: "Where the JSON report is written.")
     var output = "bench-results/pipeline.json"
 
+    @Option(help: "Messages for the transport baseline (raw produce → consume through billing.events); 0 skips it.")
+    var transportMessages = 50_000
+
+    @Option(help: "Renders the latency distribution as a PNG here (needs gnuplot).")
+    var plot: String?
+
     @Option(help: "Seconds to wait for every record before giving up.")
     var timeout = 600
 
@@ -58,16 +64,29 @@ struct BenchPipeline: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let stories = try WebhookStories(
+            fixtures: URL(fileURLWithPath: fixtures), hmacKey: PipelineStack.hmacKey, run: UInt32.random(in: 1..<UInt32.max))
+        let binaries = URL(fileURLWithPath: binPath)
+        var transport: Double?
+        if transportMessages > 0 {
+            FileHandle.standardError.write(Data("transport baseline: \(transportMessages) messages through billing.events…\n".utf8))
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-transport-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            transport = try await TransportBaseline.measure(
+                binaries: binaries, directory: directory, messages: transportMessages, value: stories.story(0)[0].body)
+        }
         let stack = try await PipelineStack.start(
-            binaries: URL(fileURLWithPath: binPath),
+            binaries: binaries,
             salesforceLatency: try LatencyRange(salesforceLatency), netsuiteLatency: try LatencyRange(netsuiteLatency),
             netsuiteConcurrencyLimit: netsuiteConcurrencyLimit, netsuiteMapping: netsuiteMapping)
         do {
-            let report = try await measure(on: stack)
+            var report = try await measure(on: stack, stories: stories)
             await stack.stop()
+            report.transportMessagesPerSecond = transport
             try report.write(to: URL(fileURLWithPath: output))
+            if let plot { try report.plot(to: plot) }
             print(report.table)
-            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(output)\(plot.map { " and \($0)" } ?? "")\n".utf8))
         } catch {
             await stack.stop()
             FileHandle.standardError.write(Data("logs kept in \(stack.directory.path)\n".utf8))
@@ -75,14 +94,19 @@ struct BenchPipeline: AsyncParsableCommand {
         }
     }
 
-    private func measure(on stack: PipelineStack) async throws -> PipelineReport {
-        let stories = try WebhookStories(
-            fixtures: URL(fileURLWithPath: fixtures), hmacKey: PipelineStack.hmacKey, run: UInt32.random(in: 1..<UInt32.max))
+    private func measure(on stack: PipelineStack, stories: WebhookStories) async throws -> PipelineReport {
 
         // Warm-up: one story end to end, so connections, tokens, consumer groups and the catalog
         // records every story shares (plan, coupon) are in place before the clock starts.
         for webhook in stories.story(0) { try await stack.post(webhook) }
         try await stack.waitForStories(1, timeout: .seconds(60), progress: nil)
+        // Follow the results from here on; it has joined its group once it read the warm-up's.
+        let latencies = ResultLatencies()
+        let results = try stack.resultConsumer()
+        let following = Task { await latencies.follow(results) }
+        defer { following.cancel() }
+        let joined = ContinuousClock.now + .seconds(30)
+        while latencies.resultsRead == 0, ContinuousClock.now < joined { try await Task.sleep(for: .milliseconds(100)) }
         let before = try await stack.sample()
 
         let total = customers * WebhookStories.events.count
@@ -100,6 +124,7 @@ struct BenchPipeline: AsyncParsableCommand {
                             let sequence = posted.takeNext()
                             if let pacing { try await Task.sleep(until: start + pacing * sequence) }
                             try await stack.post(webhook)
+                            latencies.accepted(webhook.uniqueKey)
                         }
                     }
                 }
@@ -115,12 +140,22 @@ struct BenchPipeline: AsyncParsableCommand {
             return last
         }
         let elapsed = postingDone - start
+        // The last writes' results are still on their way: read until they stop coming.
+        var lastCount = -1
+        let drained = ContinuousClock.now + .seconds(15)
+        while latencies.resultsRead != lastCount, ContinuousClock.now < drained {
+            lastCount = latencies.resultsRead
+            try await Task.sleep(for: .seconds(1))
+        }
         let after = try await stack.sample()
         return PipelineReport(
             customers: customers, webhooks: total, rate: rate, elapsed: elapsed,
             netsuiteConcurrencyLimit: netsuiteConcurrencyLimit,
             salesforceLatency: salesforceLatency, netsuiteLatency: netsuiteLatency,
-            before: before, after: after)
+            before: before, after: after,
+            crmLatency: LatencySummary(latencies.samples(reporter: "crm-writer")),
+            erpLatency: LatencySummary(latencies.samples(reporter: "erp-writer")),
+            latencySamples: ["crm-writer": latencies.samples(reporter: "crm-writer"), "erp-writer": latencies.samples(reporter: "erp-writer")])
     }
 }
 

@@ -44,11 +44,48 @@ struct PipelineReport: Encodable {
     let salesforce: Salesforce
     let netsuite: NetSuite
     let services: [Service]
+    /// Webhook accepted → the writer's result for a record it wrote, in milliseconds.
+    let crmWriteLatencyMs: LatencySummary
+    let erpWriteLatencyMs: LatencySummary
+    /// The transport ceiling measured in the same run, and the pipeline's share of it.
+    var transportMessagesPerSecond: Double?
+    var shareOfTransport: Double? { transportMessagesPerSecond.map { webhooksPerSecond / $0 } }
+    private let latencySamples: [String: [Double]]
+
+    private enum CodingKeys: String, CodingKey {
+        case benchmark, date, machine, customers, webhooks, mode, salesforceLatencyMs, netsuiteLatencyMs, seconds, webhooksPerSecond
+        case salesforce, netsuite, services, crmWriteLatencyMs, erpWriteLatencyMs, transportMessagesPerSecond, shareOfTransport
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(benchmark, forKey: .benchmark)
+        try container.encode(date, forKey: .date)
+        try container.encode(machine, forKey: .machine)
+        try container.encode(customers, forKey: .customers)
+        try container.encode(webhooks, forKey: .webhooks)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(salesforceLatencyMs, forKey: .salesforceLatencyMs)
+        try container.encode(netsuiteLatencyMs, forKey: .netsuiteLatencyMs)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(webhooksPerSecond, forKey: .webhooksPerSecond)
+        try container.encode(salesforce, forKey: .salesforce)
+        try container.encode(netsuite, forKey: .netsuite)
+        try container.encode(services, forKey: .services)
+        try container.encode(crmWriteLatencyMs, forKey: .crmWriteLatencyMs)
+        try container.encode(erpWriteLatencyMs, forKey: .erpWriteLatencyMs)
+        try container.encodeIfPresent(transportMessagesPerSecond, forKey: .transportMessagesPerSecond)
+        try container.encodeIfPresent(shareOfTransport, forKey: .shareOfTransport)
+    }
 
     init(
         customers: Int, webhooks: Int, rate: Int?, elapsed: Duration, netsuiteConcurrencyLimit: Int,
-        salesforceLatency: String, netsuiteLatency: String, before: StackSample, after: StackSample
+        salesforceLatency: String, netsuiteLatency: String, before: StackSample, after: StackSample,
+        crmLatency: LatencySummary, erpLatency: LatencySummary, latencySamples: [String: [Double]]
     ) {
+        crmWriteLatencyMs = crmLatency
+        erpWriteLatencyMs = erpLatency
+        self.latencySamples = latencySamples
         func delta(_ path: [String], _ system: KeyPath<StackSample, JSONValue>) -> Int {
             Self.integer(at: path, in: after[keyPath: system]) - Self.integer(at: path, in: before[keyPath: system])
         }
@@ -115,7 +152,7 @@ struct PipelineReport: Encodable {
     var table: String {
         func number(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
         func row(_ label: String, _ value: String, _ note: String = "") -> String {
-            label.padding(toLength: 44, withPad: " ", startingAt: 0) + value.padding(toLength: 14, withPad: " ", startingAt: 0) + note
+            label.padding(toLength: 44, withPad: " ", startingAt: 0) + value.padding(toLength: max(22, value.count + 2), withPad: " ", startingAt: 0) + note
         }
         var lines = [
             "",
@@ -130,6 +167,13 @@ struct PipelineReport: Encodable {
             row("NetSuite peak in flight / limit", "\(netsuite.peakInFlight) / \(netsuite.concurrencyLimit)",
                 netsuite.peakInFlight <= netsuite.concurrencyLimit ? "never exceeded" : "EXCEEDED"),
             row("NetSuite requests refused over the limit", "\(netsuite.rejectedOverLimit)"),
+            row("webhook → CRM write p50 / p95 / p99 ms", "\(number(crmWriteLatencyMs.p50, 0)) / \(number(crmWriteLatencyMs.p95, 0)) / \(number(crmWriteLatencyMs.p99, 0))",
+                "\(crmWriteLatencyMs.samples) records"),
+            row("webhook → ERP write p50 / p95 / p99 ms", "\(number(erpWriteLatencyMs.p50, 0)) / \(number(erpWriteLatencyMs.p95, 0)) / \(number(erpWriteLatencyMs.p99, 0))",
+                "\(erpWriteLatencyMs.samples) records"),
+            row("transport ceiling, messages/s (baseline)", transportMessagesPerSecond.map { number($0) } ?? "not measured",
+                "raw produce → consume through billing.events"),
+            row("pipeline webhooks/s ÷ transport ceiling", shareOfTransport.map { number($0, 4) } ?? "—"),
             "Salesforce calls by operation: \(Self.listed(salesforce.callsByOperation))",
             "NetSuite requests by operation: \(Self.listed(netsuite.requestsByOperation))",
             "",
@@ -144,6 +188,42 @@ struct PipelineReport: Encodable {
 
     private static func listed(_ counts: [String: Int]) -> String {
         counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    /// The cumulative latency distribution of both writers as a PNG, drawn by gnuplot.
+    func plot(to path: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-plot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var series: [String] = []
+        for (reporter, values) in latencySamples.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
+            let sorted = values.sorted()
+            let data = sorted.enumerated().map { "\($0.element) \(Double($0.offset + 1) / Double(sorted.count))" }.joined(separator: "\n")
+            let file = directory.appendingPathComponent("\(reporter).dat")
+            try data.write(to: file, atomically: true, encoding: .utf8)
+            series.append("'\(file.path)' using 1:2 with lines linewidth 2 title '\(reporter)'")
+        }
+        guard !series.isEmpty else { throw BenchError("no latency samples to plot") }
+        let script = """
+            set terminal pngcairo size 1000,600
+            set output '\(path)'
+            set title 'Webhook accepted → record written (\(mode), \(webhooks) webhooks)'
+            set xlabel 'milliseconds'
+            set ylabel 'share of records'
+            set logscale x
+            set grid
+            set key bottom right
+            plot \(series.joined(separator: ", "))
+            """
+        let gnuplot = Process()
+        gnuplot.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gnuplot.arguments = ["gnuplot"]
+        let input = Pipe()
+        gnuplot.standardInput = input
+        try gnuplot.run()
+        input.fileHandleForWriting.write(Data(script.utf8))
+        try input.fileHandleForWriting.close()
+        gnuplot.waitUntilExit()
+        guard gnuplot.terminationStatus == 0 else { throw BenchError("gnuplot failed (status \(gnuplot.terminationStatus))") }
     }
 
     func write(to file: URL) throws {

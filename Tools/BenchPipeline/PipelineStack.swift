@@ -2,6 +2,7 @@ import Contract
 import CurlHTTP
 import Foundation
 import HTTPTypes
+import Kafka
 import Logging
 
 /// The pipeline's processes on loopback, with the sandbox standing in for Salesforce and NetSuite.
@@ -13,6 +14,7 @@ struct PipelineStack: Sendable {
 
     let directory: URL
     let processes: [StackProcess]
+    let bootstrapServers: String
     let ingestURL: String
     let salesforceURL: String
     let netsuiteURL: String
@@ -91,7 +93,7 @@ struct PipelineStack: Sendable {
                 processes.append(try StackProcess(service, executable: executable(service), environment: environment, logDirectory: directory))
             }
             let stack = PipelineStack(
-                directory: directory, processes: processes, ingestURL: "http://127.0.0.1:\(httpPorts["ingest"] ?? 0)",
+                directory: directory, processes: processes, bootstrapServers: bootstrap, ingestURL: "http://127.0.0.1:\(httpPorts["ingest"] ?? 0)",
                 salesforceURL: salesforce, netsuiteURL: netsuite,
                 http: CurlHTTPClient(configuration: .init(requestTimeout: .seconds(30), maximumConnectionsPerHost: 256), logger: Logger(label: "bench")))
             for service in services {
@@ -114,6 +116,15 @@ struct PipelineStack: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BenchError("\(service) was not ready within \(timeout); see \(directory.path)/\(service).log")
+    }
+
+    /// A consumer of `sync.results` in a group of its own, from the beginning.
+    func resultConsumer() throws -> KafkaConsumer {
+        try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                client: KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "bench-results", statisticsInterval: .zero),
+                groupID: "bench-results-\(UUID().uuidString)", topics: [Topic.syncResults], batchSize: 5000),
+            logger: Logger(label: "bench"))
     }
 
     func post(_ webhook: WebhookStories.Webhook) async throws {
