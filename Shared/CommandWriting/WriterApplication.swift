@@ -32,14 +32,7 @@ public enum WriterApplication {
             configuration: KafkaConsumerConfiguration(client: kafka, groupID: settings.consumerGroup, topics: [system.commandTopic]),
             logger: logger)
 
-        let router = Router()
-        router.addMiddleware { ProblemMiddleware() }
-        router.addOperationalRoutes(
-            registry: metricsRegistry,
-            readiness: [
-                "kafka": { try await producer.checkConnectivity() },
-                "store": { try await store.check() },
-            ])
+        let router = Router.service(registry: metricsRegistry, producer: producer, storeCheck: { try await store.check() })
         var app = Application(router: router, configuration: server, logger: logger)
         // Shut down in reverse order: stop consuming and sweeping, then flush the producer, then the
         // clients of the target system.

@@ -1,4 +1,5 @@
 import Hummingbird
+import Kafka
 import Logging
 import Prometheus
 
@@ -30,5 +31,20 @@ extension Router {
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
             )
         }
+    }
+}
+
+extension Router where Context == BasicRequestContext {
+    /// A service's router: errors as problem+json, `/healthz`, `/metrics`, and `/readyz` checking the
+    /// Kafka brokers through the service's producer and its state store.
+    public static func service(
+        registry: PrometheusCollectorRegistry, producer: KafkaProducer, storeName: String = "store", storeCheck: @escaping ReadinessCheck
+    ) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.addMiddleware { ProblemMiddleware() }
+        router.addOperationalRoutes(
+            registry: registry,
+            readiness: ["kafka": { try await producer.checkConnectivity() }, storeName: storeCheck])
+        return router
     }
 }

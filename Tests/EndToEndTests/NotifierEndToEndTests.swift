@@ -34,10 +34,15 @@ struct NotifierEndToEndTests {
     }
 
     static func listeningURL(_ process: ServiceProcess) async throws -> String {
-        let line = try await process.waitForLine(containing: "listening on")
-        let address = try #require(line.range(of: "listening on 127.0.0.1:"))
-        let port = try #require(Int(line[address.upperBound...].prefix { $0.isNumber }))
-        return "http://127.0.0.1:\(port)"
+        try await SyncStack.listeningURL(process)
+    }
+
+    /// A person without a name: Salesforce takes the Account, NetSuite refuses the customer.
+    static func namelessPerson() throws -> [UInt8] {
+        let person = try #require(JSONValue.parse(try Fixtures.lago("customer.created")))
+            .setting("individual", at: "customer.customer_type").setting(.null, at: "customer.firstname")
+            .setting(.null, at: "customer.lastname")
+        return Array(person.encoded())
     }
 
     static func temporaryPath(_ name: String) -> String {
@@ -80,11 +85,7 @@ struct NotifierEndToEndTests {
                 let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
                 do {
                     _ = try await Self.listeningURL(notifier)
-                    // A person without a name: Salesforce takes the Account, NetSuite refuses the customer.
-                    let person = try #require(JSONValue.parse(try Fixtures.lago("customer.created")))
-                        .setting("individual", at: "customer.customer_type").setting(.null, at: "customer.firstname")
-                        .setting(.null, at: "customer.lastname")
-                    #expect(try await stack.post(Array(person.encoded()), uniqueKey: "notifier-person").status == .ok)
+                    #expect(try await stack.post(try Self.namelessPerson(), uniqueKey: "notifier-person").status == .ok)
 
                     let deliveries = try await receiver.waitForDeliveries(1)
                     #expect(deliveries.count == 1)
@@ -135,10 +136,7 @@ struct NotifierEndToEndTests {
                 let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
                 do {
                     let base = try await Self.listeningURL(notifier)
-                    let person = try #require(JSONValue.parse(try Fixtures.lago("customer.created")))
-                        .setting("individual", at: "customer.customer_type").setting(.null, at: "customer.firstname")
-                        .setting(.null, at: "customer.lastname")
-                    #expect(try await stack.post(Array(person.encoded()), uniqueKey: "dashboard-person").status == .ok)
+                    #expect(try await stack.post(try Self.namelessPerson(), uniqueKey: "dashboard-person").status == .ok)
                     // The failure is in the history once its dead letter is kept for the replay.
                     _ = try await receiver.waitForDeliveries(1)
                     let failedCommand = try #require(try await Self.openFailure(base: base, http: stack.http)?["command_id"]?.stringValue)

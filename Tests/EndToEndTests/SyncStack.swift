@@ -114,7 +114,8 @@ struct SyncStack {
         http.shutdown()
     }
 
-    private static func listeningURL(_ process: ServiceProcess) async throws -> String {
+    /// The base URL a service printed it listens on.
+    static func listeningURL(_ process: ServiceProcess) async throws -> String {
         let line = try await process.waitForLine(containing: "listening on")
         let address = try #require(line.range(of: "listening on 127.0.0.1:"))
         let port = try #require(Int(line[address.upperBound...].prefix { $0.isNumber }))

@@ -45,15 +45,7 @@ public enum IngestApplication {
             publisher: BillingEventPublisher(producer: producer, topic: Topic.billingEvents)
         )
 
-        let router = Router()
-        router.addMiddleware { ProblemMiddleware() }
-        router.addOperationalRoutes(
-            registry: metricsRegistry,
-            readiness: [
-                "kafka": { try await producer.checkConnectivity() },
-                "ledger": { try await ledger.check() },
-            ]
-        )
+        let router = Router.service(registry: metricsRegistry, producer: producer, storeName: "ledger", storeCheck: { try await ledger.check() })
         router.post("/webhooks/lago/:organization", use: receiver.receive)
 
         var app = Application(router: router, configuration: server, logger: logger)

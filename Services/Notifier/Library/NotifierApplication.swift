@@ -41,14 +41,7 @@ public enum NotifierApplication {
             logger: logger)
         let recorder = ResultRecorder(store: store, producer: producer, coalesceWindow: configuration.coalesceWindow, logger: logger)
 
-        let router = Router()
-        router.addMiddleware { ProblemMiddleware() }
-        router.addOperationalRoutes(
-            registry: metricsRegistry,
-            readiness: [
-                "kafka": { try await producer.checkConnectivity() },
-                "store": { try await store.check() },
-            ])
+        let router = Router.service(registry: metricsRegistry, producer: producer, storeCheck: { try await store.check() })
         Dashboard(store: store, producer: producer, access: DashboardAccess(token: configuration.dashboardToken)).addRoutes(to: router)
         var app = Application(router: router, configuration: server, logger: logger)
         // Shut down in reverse order: stop consuming, publishing and delivering, then flush the producer

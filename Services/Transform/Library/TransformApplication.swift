@@ -39,14 +39,7 @@ public enum TransformApplication {
         let processor = TransformProcessor(engine: engine, state: state, producer: producer, logger: logger)
         let consuming = BatchConsumerService(consumer: consumer, name: name, logger: logger, process: processor.process)
 
-        let router = Router()
-        router.addMiddleware { ProblemMiddleware() }
-        router.addOperationalRoutes(
-            registry: metricsRegistry,
-            readiness: [
-                "kafka": { try await producer.checkConnectivity() },
-                "state": { try await state.check() },
-            ])
+        let router = Router.service(registry: metricsRegistry, producer: producer, storeName: "state", storeCheck: { try await state.check() })
         var app = Application(router: router, configuration: server, logger: logger)
         // Shut down in reverse order: stop consuming (finishing the batch in hand), then flush the producer.
         app.addServices(producer, consuming)
