@@ -445,6 +445,12 @@ let package = Package(
             swiftSettings: crossbillSwiftSettings
         ),
         .testTarget(
+            name: "NotifierTests",
+            dependencies: ["Notifier", "Contract", "ServiceRuntime"],
+            path: "Tests/NotifierTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "Kafka", "Contract", "CurlHTTP", "TestSupport",

@@ -107,7 +107,8 @@ struct Dashboard: Sendable {
             }
             let replayable = try await store.deadLetter(forResult: id)?.letter != nil
             return DashboardPages.html(DashboardPages.failure(
-                entry, replayable: replayable, notice: request.uri.queryParameters.get("replayed").map { "Replayed to \($0)." }))
+                entry, replayable: replayable, replays: try await store.replays(ofResult: id),
+                notice: request.uri.queryParameters.get("replayed").map { "Replayed to \($0)." }))
         }
         pages.post("failures/:id/retry") { _, context in
             let id = try Self.failureID(context)

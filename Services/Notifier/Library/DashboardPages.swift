@@ -116,7 +116,7 @@ enum DashboardPages {
             """)
     }
 
-    static func failure(_ entry: HistoryEntry, replayable: Bool, notice: String?) -> String {
+    static func failure(_ entry: HistoryEntry, replayable: Bool, replays: [Date], notice: String?) -> String {
         let fields = entry.errorFields.isEmpty ? "" : "<tr><th>fields</th><td>\(escape(entry.errorFields.joined(separator: ", ")))</td></tr>"
         let action = entry.outcome != "failed" ? ""
             : replayable
@@ -138,6 +138,7 @@ enum DashboardPages {
             <tr><th>path</th><td>\(escape(entry.errorPath))</td></tr>\(fields)
             <tr><th>attempts</th><td>\(entry.attempts)</td></tr>
             <tr><th>reported by</th><td>\(escape(entry.reporter))</td></tr>
+            <tr><th>replayed</th><td id="replays">\(replays.isEmpty ? "never" : replays.map { escape($0.formatted(.iso8601)) }.joined(separator: ", "))</td></tr>
             </table>
             \(action)
             """)

@@ -13,22 +13,26 @@ struct EndpointAddressPolicy: Sendable {
 
     let allowPrivateAddresses: Bool
 
-    /// Parses and checks a configured URL, resolving its host.
+    /// Parses and checks a configured URL. A host that does not resolve yet is accepted here (a DNS
+    /// hiccup must not stop the service); every delivery checks it again.
     func checkedURL(_ text: String) throws(Refusal) -> URL {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
             throw Refusal(description: "\(text.isEmpty ? "required" : "\(text) is not an absolute URL")")
         }
         guard scheme == "http" || scheme == "https" else { throw Refusal(description: "\(text): only http and https are delivered to") }
-        try check(host: host)
+        try check(host: host, requireResolution: false)
         return url
     }
 
     /// Refuses a host that is, or resolves to, a private address (unless allowed). Resolution blocks:
     /// call it off the cooperative pool.
-    func check(host: String) throws(Refusal) {
+    func check(host: String, requireResolution: Bool = true) throws(Refusal) {
         guard !allowPrivateAddresses else { return }
         let addresses = Self.resolve(host)
-        guard !addresses.isEmpty else { throw Refusal(description: "\(host) does not resolve") }
+        guard !addresses.isEmpty else {
+            if requireResolution { throw Refusal(description: "\(host) does not resolve") }
+            return
+        }
         if let privateAddress = addresses.first(where: Self.isPrivate) {
             throw Refusal(description: "\(host) resolves to \(privateAddress), a private or loopback address; set notifier.allowPrivateAddresses to deliver there")
         }

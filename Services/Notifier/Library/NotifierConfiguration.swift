@@ -40,6 +40,8 @@ public struct NotifierConfiguration: Sendable {
     public var deliveryTimeout: Duration
     /// Deliveries in flight at once.
     public var deliveryConcurrency: Int
+    /// How long results, dead letters, finished deliveries and emitted alerts are kept.
+    public var historyRetention: Duration
 
     public static let eventTypes: Set<String> = [
         ProviderEventType.accountingError, ProviderEventType.crmError,
@@ -56,7 +58,7 @@ public struct NotifierConfiguration: Sendable {
     /// - `notifier.allowPrivateAddresses` (default false), `notifier.coalesceWindowMs` (default 30000),
     ///   `notifier.retryPeriodSeconds` (default 86400), `notifier.retryInitialMs` (default 5000),
     ///   `notifier.retryMaxMs` (default 3600000), `notifier.deliveryTimeoutMs` (default 10000),
-    ///   `notifier.deliveryConcurrency` (default 8)
+    ///   `notifier.deliveryConcurrency` (default 8), `notifier.historyDays` (default 30)
     public init(config: ConfigReader) throws {
         var problems: [String] = []
         let token = config.string(forKey: "notifier.dashboardToken", isSecret: true) ?? ""
@@ -80,6 +82,8 @@ public struct NotifierConfiguration: Sendable {
                 problems.append("\(prefix).url: \(error)")
             }
         }
+        let historyDays = config.int(forKey: "notifier.historyDays", default: 30)
+        if historyDays < 1 { problems.append("notifier.historyDays: must be at least 1") }
         let concurrency = config.int(forKey: "notifier.deliveryConcurrency", default: 8)
         if concurrency < 1 { problems.append("notifier.deliveryConcurrency: must be at least 1") }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
@@ -95,5 +99,6 @@ public struct NotifierConfiguration: Sendable {
         self.retryMaximumDelay = config.milliseconds(forKey: "notifier.retryMaxMs", default: .seconds(3600))
         self.deliveryTimeout = config.milliseconds(forKey: "notifier.deliveryTimeoutMs", default: .seconds(10))
         self.deliveryConcurrency = concurrency
+        self.historyRetention = .seconds(historyDays * 86_400)
     }
 }

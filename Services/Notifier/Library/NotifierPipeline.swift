@@ -248,3 +248,21 @@ final class WebhookDeliverer: Service, Sendable {
         }
     }
 }
+
+/// Keeps the store to the configured history: once at start and then every hour.
+struct HistoryPruner: Service {
+    let store: NotifierStore
+    let retention: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await store.prune(before: Date().addingTimeInterval(-Double(retention.components.seconds)))
+            } catch {
+                logger.error("pruning the history failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}

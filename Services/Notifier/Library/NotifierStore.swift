@@ -262,6 +262,26 @@ final class NotifierStore: Sendable {
         }
     }
 
+    func replays(ofResult id: Int64) async throws -> [Date] {
+        try await database.read { db in
+            try Double.fetchAll(db, sql: "SELECT requested_at FROM replays WHERE result_id = ? ORDER BY requested_at", arguments: [id])
+                .map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    /// Forgets what is older than `cutoff`: results, dead letters, emitted alerts, finished deliveries.
+    /// Pending alerts and deliveries stay whatever their age.
+    func prune(before cutoff: Date) async throws {
+        let time = cutoff.timeIntervalSince1970
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM results WHERE recorded_at < ?", arguments: [time])
+            try db.execute(sql: "DELETE FROM dead_letters WHERE recorded_at < ?", arguments: [time])
+            try db.execute(sql: "DELETE FROM alerts WHERE emitted_at IS NOT NULL AND emitted_at < ?", arguments: [time])
+            try db.execute(sql: "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", arguments: [time])
+            try db.execute(sql: "DELETE FROM replays WHERE requested_at < ?", arguments: [time])
+        }
+    }
+
     func recordReplay(ofResult id: Int64, now: Date = Date()) async throws {
         try await database.write { db in
             try db.execute(sql: "INSERT INTO replays (result_id, requested_at) VALUES (?, ?)", arguments: [id, now.timeIntervalSince1970])
