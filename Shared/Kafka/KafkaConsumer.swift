@@ -104,7 +104,8 @@ public final class KafkaConsumer: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let timeout = configuration.closeTimeout
         await pollQueue.run { [client, logger] in
-            // The asynchronous close forwards the final rebalance to this queue, served here.
+            // The asynchronous close forwards the final rebalance to this queue. It is served through
+            // the event API: polling it for callbacks would abort on ops that are not callbacks.
             let events = rd_kafka_queue_new(client.handle)
             defer { rd_kafka_queue_destroy(events) }
             if let failure = rd_kafka_consumer_close_queue(client.handle, events) {
@@ -121,7 +122,12 @@ public final class KafkaConsumer: Sendable {
                     client.skipConsumerCloseOnDestroy()
                     return
                 }
-                rd_kafka_queue_poll_callback(events, 100)
+                guard let event = rd_kafka_queue_poll(events, 100) else { continue }
+                if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE {
+                    client.callbacks.rebalance(
+                        handle: client.handle, error: rd_kafka_event_error(event), partitions: rd_kafka_event_topic_partition_list(event))
+                }
+                rd_kafka_event_destroy(event)
             }
         }
     }
