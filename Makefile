@@ -4,7 +4,7 @@ SWIFT ?= swift
 
 # Debian packages: C libraries the package links, plus tools the tests and benchmarks run.
 BUILD_PACKAGES := librdkafka-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
-BENCH_PACKAGES := wrk
+BENCH_PACKAGES := wrk gnuplot-nox
 # Tests/DeploymentTests: `docker-compose config` validates docker-compose.yml; readelf (binutils) reads
 # what the binaries link. Tools/scripts/contract.py (the topic contract tests): PyYAML and jsonschema.
 # Tests/Browser/dashboard.py (the notifier's dashboard in a browser): headless Chromium and Selenium.
@@ -39,7 +39,7 @@ run: build
 bench: bench-deps
 	$(SWIFT) build -c release
 	@Tools/scripts/bench-ingest.sh
-	@.build/release/bench-pipeline --customers $${BENCH_CUSTOMERS:-1000} $${BENCH_PIPELINE_OPTIONS:-}
+	@.build/release/bench-pipeline --customers $${BENCH_CUSTOMERS:-1000} --plot bench-results/pipeline-latency.png $${BENCH_PIPELINE_OPTIONS:-}
 
 clean:
 	rm -rf .build var bench-results

@@ -1,7 +1,6 @@
 import Contract
 import Crypto
 import Foundation
-import GRDB
 import Hummingbird
 import Kafka
 import ServiceRuntime
@@ -123,19 +122,16 @@ struct Dashboard: Sendable {
         guard let found = try await store.deadLetter(forResult: id) else {
             throw Problem(.notFound, kind: "unknown-failure", detail: "there is no result \(id)")
         }
-        guard (found.result["outcome"] as String) == "failed" else {
+        guard found.outcome == "failed" else {
             throw Problem(.conflict, kind: "not-a-failure", detail: "result \(id) did not fail")
         }
         guard let letter = found.letter else {
             throw Problem(.conflict, kind: "nothing-to-replay",
                           detail: "no dead letter is kept for result \(id); only failures that went to a dead-letter queue can be replayed")
         }
-        let topic: String = letter["source_topic"]
-        let headers = NotifierStore.decodeHeaders(letter["headers"]).filter { !$0.name.hasPrefix(DeadLetterHeader.prefix) }
-        _ = try await producer.send(KafkaOutgoingMessage(
-            topic: topic, key: (letter["key"] as Data?).map { Array($0) } ?? [], value: Array(letter["value"] as Data), headers: headers))
+        _ = try await producer.send(letter)
         try await store.recordReplay(ofResult: id)
-        return topic
+        return letter.topic
     }
 
     private func login(_ request: Request) async throws -> Response {

@@ -158,7 +158,7 @@ final class WebhookDeliverer: Service, Sendable {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { [self] in
+        await cancelWhenGracefulShutdown { [self] in
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled {
                     let busyNow = busy.withLock { $0 }

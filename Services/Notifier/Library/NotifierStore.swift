@@ -251,14 +251,28 @@ final class NotifierStore: Sendable {
 
     // MARK: - Replays
 
-    /// The dead letter a failed result's command (or event) went to, if it is kept.
-    func deadLetter(forResult id: Int64) async throws -> (result: Row, letter: Row?)? {
-        try await database.read { db in
-            guard let result = try Row.fetchOne(db, sql: "SELECT * FROM results WHERE id = ?", arguments: [id]) else { return nil }
+    /// A failed result's dead letter, as a replay needs it.
+    struct Replayable: Sendable {
+        let outcome: String
+        /// Nil when no dead letter is kept for the result.
+        let letter: KafkaOutgoingMessage?
+    }
+
+    /// The dead letter a result's command (or event) went to, if it is kept, addressed back to the
+    /// topic it failed on with its own key and headers.
+    func deadLetter(forResult id: Int64) async throws -> Replayable? {
+        try await database.read { db -> Replayable? in
+            guard let result = try Row.fetchOne(db, sql: "SELECT outcome, command_id, event_id FROM results WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
             let messageID = (result["command_id"] as String?) ?? (result["event_id"] as String)
             let letter = try Row.fetchOne(
                 db, sql: "SELECT * FROM dead_letters WHERE message_id = ? ORDER BY recorded_at DESC LIMIT 1", arguments: [messageID])
-            return (result, letter)
+            return Replayable(outcome: result["outcome"], letter: letter.map { row in
+                KafkaOutgoingMessage(
+                    topic: row["source_topic"], key: (row["key"] as Data?).map { Array($0) } ?? [], value: Array(row["value"] as Data),
+                    headers: Self.decodeHeaders(row["headers"]).filter { !$0.name.hasPrefix(DeadLetterHeader.prefix) })
+            })
         }
     }
 
