@@ -445,6 +445,12 @@ let package = Package(
             swiftSettings: crossbillSwiftSettings
         ),
         .testTarget(
+            name: "ContractTests",
+            dependencies: ["Contract", "TestSupport"],
+            path: "Tests/ContractTests",
+            swiftSettings: crossbillSwiftSettings
+        ),
+        .testTarget(
             name: "NotifierTests",
             dependencies: ["Notifier", "Contract", "ServiceRuntime"],
             path: "Tests/NotifierTests",

@@ -143,21 +143,42 @@ struct TransformEngine: Sendable {
     }
 
     /// A hash of everything the command would write (not its id or source): equal hashes mean the
-    /// write would change nothing.
+    /// write would change nothing. Read field by field, with fields and matches in key order.
     static func contentHash(of command: SyncCommand) -> String {
-        var content = command
-        content.id = ""
-        content.source = SourceDocument(eventID: "", eventType: "", billingObject: "", billingID: "")
-        return digest(String(decoding: (try? contentEncoder.encode(content)) ?? Data(), as: UTF8.self))
+        var content: [UInt8] = []
+        func add(_ text: String?) {
+            content += Array((text ?? "\u{0}").utf8)
+            content.append(0x1F)
+        }
+        add(command.connection)
+        add(command.system.rawValue)
+        add(command.object)
+        add(command.externalIDField)
+        add(command.externalID)
+        add(command.recordID)
+        JSONValue.object(command.fields).write(into: &content)
+        for reference in command.references {
+            content.append(0x1E)
+            add(reference.path)
+            add(reference.object)
+            add(reference.externalIDField)
+            add(reference.externalID)
+            reference.match.map(JSONValue.object)?.write(into: &content)
+            add(reference.createOnly ? "create-only" : "")
+        }
+        content.append(0x1E)
+        for sublist in command.replaceSublists { add(sublist) }
+        return hex(SHA256.hash(data: content).prefix(16))
     }
 
-    private static let contentEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
     private static func digest(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: Data(text.utf8)).prefix(16))
+    }
+
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        return String(decoding: text, as: UTF8.self)
     }
 }
