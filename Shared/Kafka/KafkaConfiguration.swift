@@ -8,16 +8,22 @@ public struct KafkaClientConfiguration: Sendable {
     public var statisticsInterval: Duration
     /// Raw librdkafka properties (e.g. `security.protocol`, `sasl.mechanisms`), applied last.
     public var additionalProperties: [String: String]
+    /// Consumers: how long a fetch may wait at the broker for new messages (`fetch.wait.max.ms`). A
+    /// real broker answers as soon as a message arrives; the development broker waits the whole time,
+    /// so local runs shorten it. Nil keeps librdkafka's default (500 ms).
+    public var fetchWait: Duration?
 
     public init(
         bootstrapServers: String,
         clientID: String = "crossbill",
         statisticsInterval: Duration = .seconds(15),
-        additionalProperties: [String: String] = [:]
+        additionalProperties: [String: String] = [:],
+        fetchWait: Duration? = nil
     ) {
         self.bootstrapServers = bootstrapServers
         self.clientID = clientID
         self.statisticsInterval = statisticsInterval
+        self.fetchWait = fetchWait
         self.additionalProperties = additionalProperties
     }
 
@@ -115,7 +121,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "auto.commit.interval.ms": String(commitInterval.milliseconds),
             "session.timeout.ms": String(sessionTimeout.milliseconds),
             "partition.assignment.strategy": "cooperative-sticky",
-        ]) { _, new in new }
+        ].merging(client.fetchWait.map { ["fetch.wait.max.ms": String($0.milliseconds)] } ?? [:]) { _, new in new }) { _, new in new }
         .merging(client.additionalProperties) { _, new in new }
     }
 }

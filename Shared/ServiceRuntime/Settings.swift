@@ -31,6 +31,7 @@ extension KafkaClientConfiguration {
     /// - `kafka.bootstrapServers` (default `localhost:9092`)
     /// - `kafka.clientId` (default: the service name)
     /// - `kafka.statisticsIntervalMs` (default 15000; 0 turns statistics off)
+    /// - `kafka.fetchWaitMaxMs` (default: librdkafka's 500): consumers' `fetch.wait.max.ms`
     /// - `kafka.securityProtocol`, `kafka.saslMechanism`, `kafka.saslUsername`, `kafka.saslPassword`,
     ///   `kafka.sslCaLocation`: passed to librdkafka as `security.protocol`, `sasl.mechanisms`, …
     public init(config: ConfigReader, serviceName: String) {
@@ -51,7 +52,8 @@ extension KafkaClientConfiguration {
             bootstrapServers: config.string(forKey: "kafka.bootstrapServers", default: "localhost:9092"),
             clientID: config.string(forKey: "kafka.clientId", default: serviceName),
             statisticsInterval: config.milliseconds(forKey: "kafka.statisticsIntervalMs", default: .seconds(15)),
-            additionalProperties: properties
+            additionalProperties: properties,
+            fetchWait: config.int(forKey: "kafka.fetchWaitMaxMs").map { .milliseconds($0) }
         )
     }
 }

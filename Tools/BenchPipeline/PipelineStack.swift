@@ -11,6 +11,7 @@ struct PipelineStack: Sendable {
     /// The organization of the fixtures' webhooks.
     static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
     static let services = ["ingest", "transform", "crm-writer", "erp-writer"]
+    static let fetchWait = Duration.milliseconds(10)
 
     let directory: URL
     let processes: [StackProcess]
@@ -59,7 +60,12 @@ struct PipelineStack: Sendable {
             }
 
             let httpPorts = try Dictionary(uniqueKeysWithValues: services.map { ($0, try LocalPorts.free()) })
-            let common = ["KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOG_LEVEL": "warning", "LOG_FORMAT": "json"]
+            // The development broker holds every fetch for its whole wait, where a real broker answers
+            // as soon as a message arrives: a short wait stands in for that.
+            let common = [
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "\(Int(Self.fetchWait.inMilliseconds))",
+                "LOG_LEVEL": "warning", "LOG_FORMAT": "json",
+            ]
             let settings: [String: [String: String]] = [
                 "ingest": [
                     "INGEST_ORGANIZATIONS": "bench", "INGEST_ORGANIZATION_BENCH_ID": organization,
@@ -122,7 +128,8 @@ struct PipelineStack: Sendable {
     func resultConsumer() throws -> KafkaConsumer {
         try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                client: KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "bench-results", statisticsInterval: .zero),
+                client: KafkaClientConfiguration(
+                    bootstrapServers: bootstrapServers, clientID: "bench-results", statisticsInterval: .zero, fetchWait: Self.fetchWait),
                 groupID: "bench-results-\(UUID().uuidString)", topics: [Topic.syncResults], batchSize: 5000),
             logger: Logger(label: "bench"))
     }

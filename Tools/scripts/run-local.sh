@@ -28,6 +28,9 @@ for _ in $(seq 100); do [ -s var/sandbox/ports.json ] && break; sleep 0.1; done
 [ -s var/sandbox/ports.json ] || { echo "sandbox did not start" >&2; exit 1; }
 
 export KAFKA_BOOTSTRAP_SERVERS=$(cat var/dev-broker/bootstrap)
+# The development broker holds each fetch for its whole wait (a real broker answers when a message
+# arrives); a short wait keeps the local pipeline quick.
+export KAFKA_FETCH_WAIT_MAX_MS=${KAFKA_FETCH_WAIT_MAX_MS:-10}
 export LOG_FORMAT=${LOG_FORMAT:-text}
 INGEST_ORGANIZATIONS=${INGEST_ORGANIZATIONS:-demo} \
 INGEST_ORGANIZATION_DEMO_HMAC_KEY=${INGEST_ORGANIZATION_DEMO_HMAC_KEY:-demo-hmac-key} \
