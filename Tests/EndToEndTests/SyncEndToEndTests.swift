@@ -189,7 +189,10 @@ struct SyncEndToEndTests {
                 let response = try await stack.post(body, uniqueKey: "replay-\(name)")
                 #expect(response.status == .ok)
             }
-            let collected = await collect(400, from: results, timeout: .seconds(8))
+            // Every replayed event has its results; the webhook with the most commands comes last.
+            let collected = await ContractEndToEndTests.collectMessages(from: results, timeout: .seconds(40)) { messages in
+                messages.compactMap { ContractEndToEndTests.result($0) }.contains { $0.source.eventID == "replay-invoice.voided" }
+            }
             await results.close()
             let decoded = collected.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
             #expect(decoded.contains { $0.outcome == .unchanged && $0.source.eventID.hasPrefix("replay-") })
@@ -218,11 +221,11 @@ struct SyncEndToEndTests {
             #expect(accounts.map { $0["Name"] } == ["Acme Corp"])
             #expect(try await stack.waitForRecords("netsuite", "customer", count: 2).count == 2)
 
-            let failures = await collect(1, from: deadLetters, timeout: .seconds(20))
+            let failures = await collect(1, from: deadLetters, timeout: .seconds(40))
             await deadLetters.close()
             #expect(failures.count == 1)
             #expect(failures.first?.header(DeadLetterHeader.errorCode) == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
-            let all = await collect(4, from: results, timeout: .seconds(20))
+            let all = await collect(4, from: results, timeout: .seconds(40))
             await results.close()
             let decoded = all.compactMap { try? JSONDecoder().decode(SyncResult.self, from: Data($0.value)) }
             let failed = decoded.filter { $0.outcome == .failed }
