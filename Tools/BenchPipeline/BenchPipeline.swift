@@ -1,5 +1,5 @@
 // bench-pipeline: the whole pipeline as separate processes (dev broker, sandbox, ingest, transform,
-// crm-writer, erp-writer), fed signed Lago webhooks until the sandbox holds every expected record.
+// crm-writer, erp-writer, notifier), fed signed Lago webhooks until the sandbox holds every expected record.
 // Reports throughput, the Salesforce API calls spent per record, NetSuite's in-flight requests
 // against its limit, and each service's CPU time and memory.
 import ArgumentParser

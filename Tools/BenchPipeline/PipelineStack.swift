@@ -10,7 +10,7 @@ struct PipelineStack: Sendable {
     static let hmacKey = "bench-hmac-key"
     /// The organization of the fixtures' webhooks.
     static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
-    static let services = ["ingest", "transform", "crm-writer", "erp-writer"]
+    static let services = ["ingest", "transform", "crm-writer", "erp-writer", "notifier"]
     static let fetchWait = Duration.milliseconds(10)
 
     let directory: URL
@@ -91,6 +91,11 @@ struct PipelineStack: Sendable {
                     "ERP_CONNECTION_NS_TOKEN_SECRET": "crossbill-sandbox-token-secret",
                     "ERP_CONNECTION_NS_CONCURRENCY_LIMIT": "\(netsuiteConcurrencyLimit)",
                     "ERP_DATABASE_PATH": path("erp.sqlite"),
+                ],
+                // The history and alerts of every result; no webhook endpoint, so nothing leaves the machine.
+                "notifier": [
+                    "NOTIFIER_DASHBOARD_TOKEN": "bench-dashboard-token-0123456789",
+                    "NOTIFIER_DATABASE_PATH": path("notifier.sqlite"),
                 ],
             ]
             for service in services {
