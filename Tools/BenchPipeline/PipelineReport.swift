@@ -47,6 +47,9 @@ struct PipelineReport: Encodable {
     /// Webhook accepted → the writer's result for a record it wrote, in milliseconds.
     let crmWriteLatencyMs: LatencySummary
     let erpWriteLatencyMs: LatencySummary
+    /// The same, split where the record's command was readable on the writer's topic.
+    let crmWriteStagesMs: StageLatencies
+    let erpWriteStagesMs: StageLatencies
     /// The transport ceiling measured in the same run, and the pipeline's share of it.
     var transportMessagesPerSecond: Double?
     var shareOfTransport: Double? { transportMessagesPerSecond.map { webhooksPerSecond / $0 } }
@@ -54,7 +57,7 @@ struct PipelineReport: Encodable {
 
     private enum CodingKeys: String, CodingKey {
         case benchmark, date, machine, customers, webhooks, mode, salesforceLatencyMs, netsuiteLatencyMs, seconds, webhooksPerSecond
-        case salesforce, netsuite, services, crmWriteLatencyMs, erpWriteLatencyMs, transportMessagesPerSecond, shareOfTransport
+        case salesforce, netsuite, services, crmWriteLatencyMs, erpWriteLatencyMs, crmWriteStagesMs, erpWriteStagesMs, transportMessagesPerSecond, shareOfTransport
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -74,6 +77,8 @@ struct PipelineReport: Encodable {
         try container.encode(services, forKey: .services)
         try container.encode(crmWriteLatencyMs, forKey: .crmWriteLatencyMs)
         try container.encode(erpWriteLatencyMs, forKey: .erpWriteLatencyMs)
+        try container.encode(crmWriteStagesMs, forKey: .crmWriteStagesMs)
+        try container.encode(erpWriteStagesMs, forKey: .erpWriteStagesMs)
         try container.encodeIfPresent(transportMessagesPerSecond, forKey: .transportMessagesPerSecond)
         try container.encodeIfPresent(shareOfTransport, forKey: .shareOfTransport)
     }
@@ -81,10 +86,13 @@ struct PipelineReport: Encodable {
     init(
         customers: Int, webhooks: Int, rate: Int?, elapsed: Duration, netsuiteConcurrencyLimit: Int,
         salesforceLatency: String, netsuiteLatency: String, before: StackSample, after: StackSample,
-        crmLatency: LatencySummary, erpLatency: LatencySummary, latencySamples: [String: [Double]]
+        crmLatency: LatencySummary, erpLatency: LatencySummary, crmStages: StageLatencies, erpStages: StageLatencies,
+        latencySamples: [String: [Double]]
     ) {
         crmWriteLatencyMs = crmLatency
         erpWriteLatencyMs = erpLatency
+        crmWriteStagesMs = crmStages
+        erpWriteStagesMs = erpStages
         self.latencySamples = latencySamples
         func delta(_ path: [String], _ system: KeyPath<StackSample, JSONValue>) -> Int {
             Self.integer(at: path, in: after[keyPath: system]) - Self.integer(at: path, in: before[keyPath: system])
@@ -154,6 +162,9 @@ struct PipelineReport: Encodable {
         func row(_ label: String, _ value: String, _ note: String = "") -> String {
             label.padding(toLength: 44, withPad: " ", startingAt: 0) + value.padding(toLength: max(22, value.count + 2), withPad: " ", startingAt: 0) + note
         }
+        func percentiles(_ summary: LatencySummary) -> String {
+            "\(number(summary.p50, 0)) / \(number(summary.p95, 0)) / \(number(summary.p99, 0))"
+        }
         var lines = [
             "",
             row("pipeline, \(customers) customer stories", "value", "target / note"),
@@ -167,10 +178,12 @@ struct PipelineReport: Encodable {
             row("NetSuite peak in flight / limit", "\(netsuite.peakInFlight) / \(netsuite.concurrencyLimit)",
                 netsuite.peakInFlight <= netsuite.concurrencyLimit ? "never exceeded" : "EXCEEDED"),
             row("NetSuite requests refused over the limit", "\(netsuite.rejectedOverLimit)"),
-            row("webhook → CRM write p50 / p95 / p99 ms", "\(number(crmWriteLatencyMs.p50, 0)) / \(number(crmWriteLatencyMs.p95, 0)) / \(number(crmWriteLatencyMs.p99, 0))",
-                "\(crmWriteLatencyMs.samples) records"),
-            row("webhook → ERP write p50 / p95 / p99 ms", "\(number(erpWriteLatencyMs.p50, 0)) / \(number(erpWriteLatencyMs.p95, 0)) / \(number(erpWriteLatencyMs.p99, 0))",
-                "\(erpWriteLatencyMs.samples) records"),
+            row("webhook → CRM write p50 / p95 / p99 ms", percentiles(crmWriteLatencyMs), "\(crmWriteLatencyMs.samples) records"),
+            row("  webhook → on crm.commands", percentiles(crmWriteStagesMs.toCommand), "ingest, transform"),
+            row("  crm.commands → write reported", percentiles(crmWriteStagesMs.commandToResult), "crm-writer, Salesforce"),
+            row("webhook → ERP write p50 / p95 / p99 ms", percentiles(erpWriteLatencyMs), "\(erpWriteLatencyMs.samples) records"),
+            row("  webhook → on erp.commands", percentiles(erpWriteStagesMs.toCommand), "ingest, transform"),
+            row("  erp.commands → write reported", percentiles(erpWriteStagesMs.commandToResult), "erp-writer, NetSuite"),
             row("transport ceiling, messages/s (baseline)", transportMessagesPerSecond.map { number($0) } ?? "not measured",
                 "raw produce → consume through billing.events"),
             row("pipeline webhooks/s ÷ transport ceiling", shareOfTransport.map { number($0, 4) } ?? "—"),

@@ -135,7 +135,7 @@ struct PipelineStack: Sendable {
             configuration: KafkaConsumerConfiguration(
                 client: KafkaClientConfiguration(
                     bootstrapServers: bootstrapServers, clientID: "bench-results", statisticsInterval: .zero, fetchWait: Self.fetchWait),
-                groupID: "bench-results-\(UUID().uuidString)", topics: [Topic.syncResults], batchSize: 5000),
+                groupID: "bench-results-\(UUID().uuidString)", topics: ResultLatencies.topics, batchSize: 5000),
             logger: Logger(label: "bench"))
     }
 

@@ -19,11 +19,17 @@ struct WebhookStories {
         let signature: String
     }
 
-    /// Fixture text by event name.
-    private let templates: [(event: String, text: String)]
+    /// The fixtures, cut where a story puts its own ids.
+    private let templates: [(event: String, pieces: [Piece])]
     private let key: SymmetricKey
     /// Distinguishes the ids of separate runs against the same stores.
     private let run: UInt32
+
+    /// Fixture text, or the position in `replaced` of an id a story replaces.
+    private enum Piece {
+        case text([UInt8])
+        case replaced(Int)
+    }
 
     /// Fixture ids replaced per story: the customer, its subscription, invoice, fees, credits,
     /// payment and credit note, and the numbers derived from them.
@@ -34,10 +40,13 @@ struct WebhookStories {
         ("bb22cc33-dd44-4e55-9f66-0077889900aa", 7), ("c3c2c1c0-b9b8-4a7a-86f6-e5e4d3d2c1c0", 8),
         ("e9e8e7e6-d5d4-4c3c-b2b1-a0a9f8f7e6e5", 9),
     ]
+    /// Fixture codes replaced per story, in the order of `codes(index:)`.
+    private static let storyCodes = ["cust_acme_001", "sub_acme_001", "ACM-7C3E-012-002", "pi_3QxYz2AbCdEfGh1"]
+    private static let replaced = storyIdentifiers.map(\.original) + storyCodes
 
     init(fixtures: URL, hmacKey: String, run: UInt32) throws {
         templates = try Self.events.map { event in
-            (event, try String(contentsOf: fixtures.appendingPathComponent("\(event).json"), encoding: .utf8))
+            (event, Self.pieces(of: try String(contentsOf: fixtures.appendingPathComponent("\(event).json"), encoding: .utf8)))
         }
         key = SymmetricKey(data: Data(hmacKey.utf8))
         self.run = run
@@ -45,19 +54,38 @@ struct WebhookStories {
 
     /// The webhooks of story `index`, in delivery order.
     func story(_ index: Int) -> [Webhook] {
-        templates.map { event, text in
-            var body = text
-            for (original, kind) in Self.storyIdentifiers {
-                body = body.replacingOccurrences(of: original, with: identifier(kind: kind, index: index))
+        let replacements = (Self.storyIdentifiers.map { identifier(kind: $0.kind, index: index) } + codes(index: index)).map { Array($0.utf8) }
+        return templates.map { event, pieces in
+            var body: [UInt8] = []
+            for piece in pieces {
+                switch piece {
+                case .text(let bytes): body += bytes
+                case .replaced(let position): body += replacements[position]
+                }
             }
-            body = body.replacingOccurrences(of: "cust_acme_001", with: "cust_bench_\(run)_\(index)")
-                .replacingOccurrences(of: "sub_acme_001", with: "sub_bench_\(run)_\(index)")
-                .replacingOccurrences(of: "ACM-7C3E-012-002", with: "BENCH-\(run)-\(index)")
-                .replacingOccurrences(of: "pi_3QxYz2AbCdEfGh1", with: "pi_bench_\(run)_\(index)")
-            let bytes = Array(body.utf8)
-            let code = HMAC<SHA256>.authenticationCode(for: bytes, using: key)
-            return Webhook(uniqueKey: "bench-\(run)-\(index)-\(event)", body: bytes, signature: Data(code).base64EncodedString())
+            let code = HMAC<SHA256>.authenticationCode(for: body, using: key)
+            return Webhook(uniqueKey: "bench-\(run)-\(index)-\(event)", body: body, signature: Data(code).base64EncodedString())
         }
+    }
+
+    /// `text` cut at every occurrence of a replaced id, once, so building a story is only copying.
+    private static func pieces(of text: String) -> [Piece] {
+        var pieces: [Piece] = []
+        var rest = text[...]
+        while let (position, range) = replaced.enumerated()
+            .compactMap({ entry in rest.range(of: entry.element).map { (entry.offset, $0) } })
+            .min(by: { $0.1.lowerBound < $1.1.lowerBound })
+        {
+            pieces.append(.text(Array(rest[..<range.lowerBound].utf8)))
+            pieces.append(.replaced(position))
+            rest = rest[range.upperBound...]
+        }
+        pieces.append(.text(Array(rest.utf8)))
+        return pieces
+    }
+
+    private func codes(index: Int) -> [String] {
+        ["cust_bench_\(run)_\(index)", "sub_bench_\(run)_\(index)", "BENCH-\(run)-\(index)", "pi_bench_\(run)_\(index)"]
     }
 
     private func identifier(kind: UInt32, index: Int) -> String {
