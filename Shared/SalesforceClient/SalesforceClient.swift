@@ -6,8 +6,8 @@ import Logging
 import Metrics
 import Synchronization
 
-/// A client of one Salesforce org's REST API: sObject Collections upsert and update, and SOQL
-/// queries, with OAuth tokens obtained and renewed behind the scenes.
+/// A client of one Salesforce org's REST API: sObject Collections upsert and update, alone or several
+/// in one composite call, and SOQL queries, with OAuth tokens obtained and renewed behind the scenes.
 ///
 /// Tokens: one token request at a time, shared by every concurrent caller. A call answered 401
 /// (`INVALID_SESSION_ID`) gets a new token and is sent once more; a second 401 is an
@@ -31,8 +31,11 @@ public final class SalesforceClient: Sendable {
 
     /// The REST operations, as the `operation` dimension of `salesforce_api_calls_total` names them.
     enum Operation: String, CaseIterable {
-        case upsert, update, query
+        case upsert, update, composite, query
     }
+
+    /// sObject Collections subrequests one composite call may carry.
+    public static let maximumWritesPerComposite = 5
 
     public init(settings: SalesforceConnectionSettings, http: CurlHTTPClient, logger: Logger) {
         var logger = logger
@@ -117,37 +120,97 @@ public final class SalesforceClient: Sendable {
         return records
     }
 
+    /// Several collections writes in one round trip: `POST <instance>/services/data/v<ver>/composite`
+    /// with one sObject Collections subrequest per write (at most `maximumWritesPerComposite`, a
+    /// precondition), `allOrNone` false. Salesforce runs the subrequests in order, so a record written by
+    /// one exists for the external-ID references of the next, and the call counts once against the
+    /// org's API allocation. A single write is sent as a plain collections call.
+    ///
+    /// Returns each write's outcome in order: its per-record results, or the error of a subrequest
+    /// Salesforce refused. Only a failure of the whole call throws.
+    public func write(_ writes: [SalesforceCollectionWrite]) async throws(SalesforceCallError)
+        -> [Result<[SalesforceRecordResult], SalesforceCallError>]
+    {
+        precondition(writes.count <= Self.maximumWritesPerComposite, "a composite call takes at most \(Self.maximumWritesPerComposite) collections, not \(writes.count)")
+        if writes.count == 1, let only = writes.first {
+            let results = if let field = only.externalIDField {
+                try await upsert(object: only.object, externalIDField: field, records: only.records)
+            } else {
+                try await update(object: only.object, records: only.records)
+            }
+            return [.success(results)]
+        }
+        guard !writes.isEmpty else { return [] }
+        let subrequests: [JSONValue] = writes.enumerated().map { index, write in
+            precondition(write.records.count <= 200, "sObject Collections take at most 200 records per call, not \(write.records.count)")
+            return [
+                "method": "PATCH", "url": .string(collectionPath(write)), "referenceId": .string("write\(index)"),
+                "body": collectionBody(object: write.object, records: write.records),
+            ]
+        }
+        let (status, answer) = try await call(
+            .composite, method: .post, path: "\(dataPath)/composite", body: ["allOrNone": false, "compositeRequest": .array(subrequests)])
+        guard let responses = answer?["compositeResponse"]?.arrayValue, responses.count == writes.count else {
+            throw Self.unexpected(status: status, "a composite answer without one compositeResponse entry per subrequest")
+        }
+        return zip(writes, responses).map { write, response in
+            let subStatus = response["httpStatusCode"]?.numberValue.map { Int(truncating: $0 as NSNumber) } ?? 0
+            guard (200..<300).contains(subStatus) else {
+                return .failure(Self.classify(status: subStatus, errors: Self.errors(in: response["body"], status: subStatus, text: "")))
+            }
+            do throws(SalesforceCallError) {
+                return .success(try Self.recordResults(response["body"], count: write.records.count, status: subStatus))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    private func collectionPath(_ write: SalesforceCollectionWrite) -> String {
+        guard let field = write.externalIDField else { return "\(dataPath)/composite/sobjects" }
+        return "\(dataPath)/composite/sobjects/\(PercentEncoding.encode(write.object))/\(PercentEncoding.encode(field))"
+    }
+
     // MARK: Collections
 
     private func collection(_ operation: Operation, path: String, object: String, records: [[String: JSONValue]]) async throws(SalesforceCallError)
         -> [SalesforceRecordResult]
     {
+        let (status, answer) = try await call(operation, method: .patch, path: path, body: collectionBody(object: object, records: records))
+        let parsed = try Self.recordResults(answer, count: records.count, status: status)
+        logger.debug(
+            "salesforce collections call done",
+            metadata: ["salesforce.operation": "\(operation.rawValue)", "salesforce.object": "\(object)", "salesforce.records": "\(records.count)",
+                       "salesforce.failed": "\(parsed.count { !$0.success })"])
+        return parsed
+    }
+
+    /// `{"allOrNone": false, "records": [{"attributes": {"type": object}, ...fields}]}`
+    private func collectionBody(object: String, records: [[String: JSONValue]]) -> JSONValue {
         let typed: [JSONValue] = records.map { fields in
             var fields = fields
             fields["attributes"] = ["type": .string(object)]
             return .object(fields)
         }
-        let body: JSONValue = ["allOrNone": false, "records": .array(typed)]
-        let (status, answer) = try await call(operation, method: .patch, path: path, body: body)
+        return ["allOrNone": false, "records": .array(typed)]
+    }
+
+    /// The per-record results of a collections answer, one per record sent.
+    static func recordResults(_ answer: JSONValue?, count: Int, status: Int) throws(SalesforceCallError) -> [SalesforceRecordResult] {
         guard let results = answer?.arrayValue else {
-            throw Self.unexpected(status: status, "a collections answer that is not an array of results")
+            throw unexpected(status: status, "a collections answer that is not an array of results")
         }
-        guard results.count == records.count else {
-            throw Self.unexpected(status: status, "\(results.count) results for \(records.count) records")
+        guard results.count == count else {
+            throw unexpected(status: status, "\(results.count) results for \(count) records")
         }
         var parsed: [SalesforceRecordResult] = []
         parsed.reserveCapacity(results.count)
         for result in results {
-            guard let result = Self.recordResult(result) else {
-                throw Self.unexpected(status: status, "a collections result without success")
+            guard let result = recordResult(result) else {
+                throw unexpected(status: status, "a collections result without success")
             }
             parsed.append(result)
         }
-        let failed = parsed.count { !$0.success }
-        logger.debug(
-            "salesforce collections call done",
-            metadata: ["salesforce.operation": "\(operation.rawValue)", "salesforce.object": "\(object)", "salesforce.records": "\(records.count)",
-                       "salesforce.failed": "\(failed)"])
         return parsed
     }
 

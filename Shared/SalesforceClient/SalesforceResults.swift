@@ -1,3 +1,5 @@
+import Contract
+
 /// The org's daily API request usage, from the `Sforce-Limit-Info: api-usage=<used>/<max>` header
 /// Salesforce puts on REST responses. Salesforce computes it asynchronously, so it can lag slightly.
 public struct SalesforceAPIUsage: Sendable, Hashable {
@@ -30,6 +32,21 @@ public struct SalesforceAPIUsage: Sendable, Hashable {
             return
         }
         return nil
+    }
+}
+
+/// One sObject Collections write of a composite call: records of one object, upserted on
+/// `externalIDField`, or updated by their `Id` when it is nil.
+public struct SalesforceCollectionWrite: Sendable {
+    public var object: String
+    public var externalIDField: String?
+    /// At most 200.
+    public var records: [[String: JSONValue]]
+
+    public init(object: String, externalIDField: String?, records: [[String: JSONValue]]) {
+        self.object = object
+        self.externalIDField = externalIDField
+        self.records = records
     }
 }
 

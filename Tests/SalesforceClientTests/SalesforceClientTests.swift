@@ -187,6 +187,39 @@ struct SalesforceClientTests {
         }
     }
 
+    @Test func compositeWritesParentsBeforeChildrenInOneCall() async throws {
+        try await SalesforceTestOrg.run { org in
+            let client = try org.client()
+            let outcomes = try await client.write([
+                SalesforceCollectionWrite(
+                    object: "Account", externalIDField: "Billing_Id__c", records: [["Billing_Id__c": "cus_parent", "Name": "Parent Ltd"]]),
+                // Points at the Account of the subrequest before it, by external ID.
+                SalesforceCollectionWrite(
+                    object: "Billing_Subscription__c", externalIDField: "Billing_Id__c",
+                    records: [
+                        ["Billing_Id__c": "sub_1", "Name": "sub_1", "Account__r": ["Billing_Id__c": "cus_parent"]],
+                        ["Billing_Id__c": "sub_2", "Name": "sub_2", "Account__r": ["Billing_Id__c": "cus_elsewhere"]],
+                    ]),
+                SalesforceCollectionWrite(object: "Nope__c", externalIDField: "Billing_Id__c", records: [["Billing_Id__c": "x"]]),
+            ])
+            try #require(outcomes.count == 3)
+            let account = try outcomes[0].get()
+            #expect(account.map(\.created) == [true])
+            let subscriptions = try outcomes[1].get()
+            #expect(subscriptions.map(\.success) == [true, false])
+            #expect(subscriptions[1].errors.first?.statusCode == "INVALID_FIELD")
+            #expect(subscriptions[1].errors.first?.message.contains("cus_elsewhere") == true)
+            guard case .failure(.rejected(404, let errors)) = outcomes[2] else {
+                Issue.record("expected the unknown object's subrequest to be refused with 404, got \(outcomes[2])")
+                return
+            }
+            #expect(errors.first?.statusCode == "NOT_FOUND")
+            #expect(try await org.recordCount("Billing_Subscription__c") == 1)
+            #expect(try await org.callCount("composite") == 1)
+            #expect(client.restCallCount == 1)
+        }
+    }
+
     @Test func emptyBatchesMakeNoCall() async throws {
         try await SalesforceTestOrg.run { org in
             let client = try org.client()

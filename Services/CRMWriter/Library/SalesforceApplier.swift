@@ -13,8 +13,8 @@ struct SalesforceConnection: Sendable {
     let tuning: SalesforceConnectionTuning
 }
 
-/// Writes commands to Salesforce with sObject Collections: up to 200 records of one object per call,
-/// parents before children, per-record results.
+/// Writes commands to Salesforce with sObject Collections, up to 200 records of one object each and up
+/// to five of them in one composite call, parents before children, with per-record results.
 final class SalesforceApplier: CommandApplier {
     static let maximumRecordsPerCall = 200
 
@@ -55,82 +55,74 @@ final class SalesforceApplier: CommandApplier {
         return outcomes.map { $0 ?? .failed(ProviderError(code: "internal", message: "no outcome"), attempts: 0) }
     }
 
-    /// One connection's commands, level by level: a level's objects are referenced only by later levels.
+    /// One connection's commands in chunks of one object and operation, parents' chunks first. Chunks
+    /// go out up to five to a composite call, and the calls one after another: Salesforce runs a
+    /// call's subrequests in order, so every parent is written before its children's references are read.
     private func apply(_ commands: [(Int, SyncCommand)], connection: SalesforceConnection, name: String) async -> [(Int, CommandOutcome)] {
-        var results: [(Int, CommandOutcome)] = []
+        var chunks: [[(Int, SyncCommand)]] = []
         for level in commands.map(\.1).parentFirstLevels() {
             let groups = Dictionary(grouping: commands.filter { level.contains($0.1.object) }) { entry in
                 "\(entry.1.object)\u{1F}\(entry.1.recordID == nil ? "upsert" : "update")"
             }
-            await withTaskGroup(of: [(Int, CommandOutcome)].self) { group in
-                for (_, members) in groups {
-                    for chunk in stride(from: 0, to: members.count, by: Self.maximumRecordsPerCall).map({ Array(members[$0..<min($0 + Self.maximumRecordsPerCall, members.count)]) }) {
-                        group.addTask { [self] in await write(chunk, connection: connection, name: name) }
-                    }
+            for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
+                chunks += stride(from: 0, to: members.count, by: Self.maximumRecordsPerCall).map {
+                    Array(members[$0..<min($0 + Self.maximumRecordsPerCall, members.count)])
                 }
-                for await finished in group { results += finished }
             }
+        }
+        var results: [(Int, CommandOutcome)] = []
+        for first in stride(from: 0, to: chunks.count, by: SalesforceClient.maximumWritesPerComposite) {
+            results += await write(Array(chunks[first..<min(first + SalesforceClient.maximumWritesPerComposite, chunks.count)]), connection: connection, name: name)
         }
         return results
     }
 
-    /// Writes one chunk (one object, one operation), retrying what is worth retrying.
-    private func write(_ chunk: [(Int, SyncCommand)], connection: SalesforceConnection, name: String) async -> [(Int, CommandOutcome)] {
-        var pending = chunk.map { (index: $0.0, command: $0.1, omitCreateOnly: false) }
+    /// A command being written, and whether to leave out its create-only references this time.
+    private struct Entry {
+        let index: Int
+        let command: SyncCommand
+        var omitCreateOnly = false
+    }
+
+    /// Writes chunks (each one object, one operation) in one call, retrying what is worth retrying.
+    private func write(_ chunks: [[(Int, SyncCommand)]], connection: SalesforceConnection, name: String) async -> [(Int, CommandOutcome)] {
+        var pending = chunks.map { $0.map { Entry(index: $0.0, command: $0.1) } }
         var finished: [(Int, CommandOutcome)] = []
         var attempt = 0
         var limitWaitStarted: ContinuousClock.Instant?
         while !pending.isEmpty {
             attempt += 1
-            var records: [[String: JSONValue]] = []
-            var sendable: [(index: Int, command: SyncCommand, omitCreateOnly: Bool)] = []
-            for entry in pending {
-                switch await record(for: entry.command, omitCreateOnly: entry.omitCreateOnly, connection: connection, name: name) {
-                case .success(let record):
-                    records.append(record)
-                    sendable.append(entry)
-                case .failure(let error):
-                    finished.append((entry.index, .failed(error, attempts: attempt)))
+            var writes: [SalesforceCollectionWrite] = []
+            var sent: [[Entry]] = []
+            for chunk in pending {
+                var records: [[String: JSONValue]] = []
+                var sendable: [Entry] = []
+                for entry in chunk {
+                    switch await record(for: entry.command, omitCreateOnly: entry.omitCreateOnly, connection: connection, name: name) {
+                    case .success(let record):
+                        records.append(record)
+                        sendable.append(entry)
+                    case .failure(let error):
+                        finished.append((entry.index, .failed(error, attempts: attempt)))
+                    }
                 }
+                guard let first = sendable.first else { continue }
+                let field = first.command.recordID == nil ? first.command.externalIDField ?? "" : nil
+                writes.append(SalesforceCollectionWrite(object: first.command.object, externalIDField: field, records: records))
+                sent.append(sendable)
             }
-            guard let first = sendable.first else { break }
+            guard !writes.isEmpty else { break }
             await connection.tuning.pauseIfNearBudget(connection.client, logger: logger)
-            let call: Result<[SalesforceRecordResult], SalesforceCallError>
+            let call: Result<[Result<[SalesforceRecordResult], SalesforceCallError>], SalesforceCallError>
             await connection.calls.wait()
             do throws(SalesforceCallError) {
-                if first.command.recordID != nil {
-                    call = .success(try await connection.client.update(object: first.command.object, records: records))
-                } else {
-                    call = .success(try await connection.client.upsert(
-                        object: first.command.object, externalIDField: first.command.externalIDField ?? "", records: records))
-                }
+                call = .success(try await connection.client.write(writes))
             } catch {
                 call = .failure(error)
             }
             connection.calls.signal()
-            var again: [(index: Int, command: SyncCommand, omitCreateOnly: Bool)] = []
+            var again: [[Entry]] = []
             switch call {
-            case .success(let results):
-                for (entry, result) in zip(sendable, results) {
-                    switch Self.classify(result, command: entry.command) {
-                    case .done(let outcome, let id): finished.append((entry.index, .written(outcome, targetID: id, attempts: attempt)))
-                    case .waiting(let parent): finished.append((entry.index, .waiting(for: parent, attempts: attempt)))
-                    case .retryWithoutCreateOnly where !entry.omitCreateOnly:
-                        again.append((entry.index, entry.command, true))
-                    case .retry(let error) where attempt < retry.maximumAttempts:
-                        _ = error
-                        again.append(entry)
-                    case .retry(let error), .failed(let error):
-                        finished.append((entry.index, .failed(error, attempts: attempt)))
-                    case .retryWithoutCreateOnly:
-                        finished.append((entry.index, .failed(Self.providerError(result.errors), attempts: attempt)))
-                    }
-                }
-                if results.count < sendable.count {
-                    for entry in sendable.dropFirst(results.count) {
-                        finished.append((entry.index, .failed(ProviderError(code: "missing_result", message: "Salesforce returned no result for this record"), attempts: attempt)))
-                    }
-                }
             case .failure(.requestLimitExceeded(let message)):
                 let started = limitWaitStarted ?? .now
                 limitWaitStarted = started
@@ -138,22 +130,55 @@ final class SalesforceApplier: CommandApplier {
                     logger.warning("Salesforce API limit reached; pausing the connection", metadata: ["connection": "\(name)", "message": "\(message)"])
                     attempt -= 1
                     try? await Task.sleep(for: connection.tuning.limitPause)
-                    again = sendable
+                    again = sent
                 } else {
                     let error = ProviderError(code: "REQUEST_LIMIT_EXCEEDED", message: message, httpStatus: 403, retryable: true)
-                    finished += sendable.map { ($0.index, .failed(error, attempts: attempt)) }
+                    finished += sent.joined().map { ($0.index, .failed(error, attempts: attempt)) }
                 }
-            case .failure(.transient(let status, let message)) where attempt < retry.maximumAttempts:
-                logger.info("Salesforce call failed; retrying", metadata: ["connection": "\(name)", "status": "\(status.map(String.init) ?? "-")", "message": "\(message)"])
-                again = sendable
             case .failure(let error):
-                let failure = Self.providerError(error)
-                finished += sendable.map { ($0.index, .failed(failure, attempts: attempt)) }
+                again = sent.compactMap { settle($0, call: .failure(error), attempt: attempt, name: name, finished: &finished) }
+            case .success(let outcomes):
+                again = zip(sent, outcomes).compactMap { settle($0, call: $1, attempt: attempt, name: name, finished: &finished) }
             }
             pending = again
             if !pending.isEmpty, attempt > 0 { try? await Task.sleep(for: retry.delay(afterAttempt: attempt)) }
         }
         return finished
+    }
+
+    /// Settles the records of one collections write by its outcome; returns those to send again.
+    private func settle(
+        _ sent: [Entry], call: Result<[SalesforceRecordResult], SalesforceCallError>, attempt: Int, name: String,
+        finished: inout [(Int, CommandOutcome)]
+    ) -> [Entry]? {
+        var again: [Entry] = []
+        switch call {
+        case .success(let results):
+            for (entry, result) in zip(sent, results) {
+                switch Self.classify(result, command: entry.command) {
+                case .done(let outcome, let id): finished.append((entry.index, .written(outcome, targetID: id, attempts: attempt)))
+                case .waiting(let parent): finished.append((entry.index, .waiting(for: parent, attempts: attempt)))
+                case .retryWithoutCreateOnly where !entry.omitCreateOnly:
+                    again.append(Entry(index: entry.index, command: entry.command, omitCreateOnly: true))
+                case .retry where attempt < retry.maximumAttempts:
+                    again.append(entry)
+                case .retry(let error), .failed(let error):
+                    finished.append((entry.index, .failed(error, attempts: attempt)))
+                case .retryWithoutCreateOnly:
+                    finished.append((entry.index, .failed(Self.providerError(result.errors), attempts: attempt)))
+                }
+            }
+            for entry in sent.dropFirst(results.count) {
+                finished.append((entry.index, .failed(ProviderError(code: "missing_result", message: "Salesforce returned no result for this record"), attempts: attempt)))
+            }
+        case .failure(.transient(let status, let message)) where attempt < retry.maximumAttempts:
+            logger.info("Salesforce call failed; retrying", metadata: ["connection": "\(name)", "status": "\(status.map(String.init) ?? "-")", "message": "\(message)"])
+            again = sent
+        case .failure(let error):
+            let failure = Self.providerError(error)
+            finished += sent.map { ($0.index, .failed(failure, attempts: attempt)) }
+        }
+        return again.isEmpty ? nil : again
     }
 
     /// The record to send: fields, the external ID or Id, and resolved references.
@@ -163,8 +188,12 @@ final class SalesforceApplier: CommandApplier {
         // too, so children can find a linked Account by external ID.
         if let field = command.externalIDField { record[field] = .string(command.externalID) }
         if let recordID = command.recordID { record["Id"] = .string(recordID) }
-        let linked = try? await store.targetID(connection: command.connection, record: command.recordKey)
-        let exists = omitCreateOnly || linked != nil
+        // Only create-only references depend on whether the record exists yet.
+        let exists = if omitCreateOnly { true } else if command.references.contains(where: \.createOnly) {
+            (try? await store.targetID(connection: command.connection, record: command.recordKey)) != nil
+        } else {
+            false
+        }
         for reference in command.references {
             if reference.createOnly && exists { continue }
             if let match = reference.match {
