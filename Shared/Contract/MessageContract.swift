@@ -100,7 +100,7 @@ public enum MessageContract {
     ) throws(ContractViolation) -> Value {
         try check(value: value, schemaHeader: schemaHeader, expected: expected, headerRequired: true)
         do {
-            return try JSONDecoder().decode(Value.self, from: Data(value))
+            return try JSONValueCoding.decode(Value.self, from: value)
         } catch let error as DecodingError {
             throw violation(error)
         } catch {

@@ -26,7 +26,7 @@ public enum EventMessages {
         traceParent: String
     ) throws -> KafkaOutgoingMessage {
         KafkaOutgoingMessage(
-            topic: topic, key: key, value: Array(try encoder.encode(value)),
+            topic: topic, key: key, value: try JSONValueCoding.encodedBytes(value),
             headers: headers(id: id, type: type, source: source, schema: schema, traceParent: traceParent))
     }
 
@@ -47,12 +47,6 @@ public enum EventMessages {
         let value = message.value.count <= MessageContract.maximumValueBytes ? message.value : []
         return KafkaOutgoingMessage(topic: Topic.deadLetters(of: message.topic), key: message.key ?? [], value: value, headers: headers)
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }
 
 /// Event types of the messages Crossbill produces itself.
