@@ -52,7 +52,7 @@ public final class WriterStore: Sendable {
         if let cached = cache.withLock({ $0[key] }) { return cached }
         let found = try await database.read { db in
             try String.fetchOne(
-                db, sql: "SELECT target_id FROM links WHERE connection = ? AND object = ? AND external_id = ?",
+                db.cachedStatement(sql: "SELECT target_id FROM links WHERE connection = ? AND object = ? AND external_id = ?"),
                 arguments: [connection, record.object, record.externalID])
         }
         if let found { remember(key, found) }
@@ -65,10 +65,10 @@ public final class WriterStore: Sendable {
         for link in links { remember(LinkKey(connection: link.connection, record: link.record), link.targetID) }
         let now = Date().timeIntervalSince1970
         try await database.write { db in
+            let store = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO links (connection, object, external_id, target_id, updated_at) VALUES (?, ?, ?, ?, ?)")
             for link in links {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO links (connection, object, external_id, target_id, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [link.connection, link.record.object, link.record.externalID, link.targetID, now])
+                try store.execute(arguments: [link.connection, link.record.object, link.record.externalID, link.targetID, now])
             }
         }
     }
@@ -115,11 +115,10 @@ public final class WriterStore: Sendable {
         guard !records.isEmpty else { return [] }
         return try await database.read { db in
             var found: [ParkedCommand] = []
+            let select = try db.cachedStatement(
+                sql: "SELECT * FROM parked WHERE connection = ? AND waiting_object = ? AND waiting_external_id = ? ORDER BY parked_at")
             for record in records {
-                found += try Row.fetchAll(
-                    db, sql: "SELECT * FROM parked WHERE connection = ? AND waiting_object = ? AND waiting_external_id = ? ORDER BY parked_at",
-                    arguments: [connection, record.object, record.externalID]
-                ).map(Self.parked(from:))
+                found += try Row.fetchAll(select, arguments: [connection, record.object, record.externalID]).map(Self.parked(from:))
             }
             return found
         }
@@ -144,7 +143,8 @@ public final class WriterStore: Sendable {
     public func forget(_ commandIDs: [String]) async throws {
         guard !commandIDs.isEmpty else { return }
         try await database.write { db in
-            for id in commandIDs { try db.execute(sql: "DELETE FROM parked WHERE command_id = ?", arguments: [id]) }
+            let delete = try db.cachedStatement(sql: "DELETE FROM parked WHERE command_id = ?")
+            for id in commandIDs { try delete.execute(arguments: [id]) }
         }
     }
 

@@ -86,16 +86,16 @@ final class NotifierStore: Sendable {
                     arguments: [letter.sourceTopic, letter.messageID, letter.key.map { Data($0) }, Data(letter.value),
                                 Self.encode(letter.headers), now.timeIntervalSince1970])
             }
+            let insertResult = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO results (partition, offset, time, recorded_at, outcome, connection, system, object,
+                    billing_object, billing_id, customer_id, external_customer_id, document_number, command_id, event_id,
+                    target_id, attempts, reason, error_code, error_message, error_path, error_fields, api_used,
+                    api_allocation, reporter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for incoming in results {
                 let result = incoming.result
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO results (partition, offset, time, recorded_at, outcome, connection, system, object,
-                            billing_object, billing_id, customer_id, external_customer_id, document_number, command_id, event_id,
-                            target_id, attempts, reason, error_code, error_message, error_path, error_fields, api_used,
-                            api_allocation, reporter)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                try insertResult.execute(
                     arguments: [
                         incoming.partition, incoming.offset, result.time, now.timeIntervalSince1970, result.outcome.rawValue,
                         result.connection, result.system?.rawValue, result.object, result.source.billingObject,

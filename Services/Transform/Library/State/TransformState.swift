@@ -41,15 +41,16 @@ final class TransformState: Sendable {
     func apply(_ changes: StateChanges) async throws {
         guard !changes.isEmpty else { return }
         try await database.write { db in
+            // Cached statements: compiling SQL for every row was a tenth of transform's CPU.
+            let storeVersion = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO entity_versions (organization, kind, billing_id, version) VALUES (?, ?, ?, ?)")
             for (key, version) in changes.versions {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO entity_versions (organization, kind, billing_id, version) VALUES (?, ?, ?, ?)",
-                    arguments: [key.organization, key.kind, key.billingID, version.storageText])
+                try storeVersion.execute(arguments: [key.organization, key.kind, key.billingID, version.storageText])
             }
+            let storeHash = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO sent_content (connection, mapping, external_id, content_hash) VALUES (?, ?, ?, ?)")
             for (key, hash) in changes.contentHashes {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO sent_content (connection, mapping, external_id, content_hash) VALUES (?, ?, ?, ?)",
-                    arguments: [key.connection, key.mapping, key.externalID, hash])
+                try storeHash.execute(arguments: [key.connection, key.mapping, key.externalID, hash])
             }
         }
     }
@@ -86,7 +87,7 @@ struct StateView {
     func version(of key: EntityKey) throws -> EntityVersion? {
         if let pending = changes.versions[key] { return pending }
         let text = try String.fetchOne(
-            db, sql: "SELECT version FROM entity_versions WHERE organization = ? AND kind = ? AND billing_id = ?",
+            db.cachedStatement(sql: "SELECT version FROM entity_versions WHERE organization = ? AND kind = ? AND billing_id = ?"),
             arguments: [key.organization, key.kind, key.billingID])
         return text.flatMap(EntityVersion.init(storageText:))
     }
@@ -98,7 +99,7 @@ struct StateView {
     func contentHash(of key: ContentKey) throws -> String? {
         if let pending = changes.contentHashes[key] { return pending }
         return try String.fetchOne(
-            db, sql: "SELECT content_hash FROM sent_content WHERE connection = ? AND mapping = ? AND external_id = ?",
+            db.cachedStatement(sql: "SELECT content_hash FROM sent_content WHERE connection = ? AND mapping = ? AND external_id = ?"),
             arguments: [key.connection, key.mapping, key.externalID])
     }
 
