@@ -135,9 +135,9 @@ public final class KafkaConsumer: Sendable {
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Fetches up to `batchSize` messages, waiting at most `timeout`. Blocking when `timeout` > 0.
-    func fetchBatch(timeout: Duration) -> [KafkaMessage] {
+    func fetchBatch(timeout: Duration, capacity: Int? = nil) -> [KafkaMessage] {
         guard !isClosed else { return [] }
-        let capacity = configuration.batchSize
+        let capacity = capacity ?? configuration.batchSize
         var raw = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: capacity)
         let count = rd_kafka_consume_batch_queue(queue.pointer, Int32(timeout.milliseconds), &raw, capacity)
         guard count > 0 else { return [] }
@@ -161,8 +161,14 @@ public final class KafkaConsumer: Sendable {
         return batch
     }
 
+    /// Waits up to `timeout` for a message, then takes what else is ready. librdkafka's batch consume
+    /// waits for a whole batch until the timeout, which held every message that found its consumer
+    /// idle for the full timeout; so only the first message is waited for.
     func fetchBatchWaiting(timeout: Duration) async -> [KafkaMessage] {
-        await pollQueue.run { [self] in fetchBatch(timeout: timeout) }
+        await pollQueue.run { [self] in
+            let first = fetchBatch(timeout: timeout, capacity: 1)
+            return first.isEmpty ? [] : first + fetchBatch(timeout: .zero)
+        }
     }
 }
 

@@ -54,6 +54,17 @@ struct KafkaRoundTripTests {
         #expect(partitionsByKey.values.allSatisfy { $0.count == 1 })
     }
 
+    /// librdkafka's batch consume waits for a whole batch until its timeout; `poll` must not. Waiting
+    /// would hold this poll for ten minutes and fail the suite's two-minute limit.
+    @Test func pollReturnsTheFirstMessageWithoutWaitingForAFullBatch() async throws {
+        _ = try await produce(["alone"])
+        let consumer = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        var received: [KafkaMessage] = []
+        while received.isEmpty { received = await consumer.poll(timeout: .seconds(600)) }
+        await consumer.close()
+        #expect(received.map { String(decoding: $0.value, as: UTF8.self) } == ["alone"])
+    }
+
     @Test func aMessageNotMarkedDoneIsDeliveredAgainAfterRestart() async throws {
         _ = try await produce(["first", "second", "third"], key: { _ in "one-customer" })
         let group = "at-least-once-\(UUID().uuidString)"
