@@ -14,7 +14,7 @@ public struct WriterSettings: Sendable {
 
     /// Reads `<prefix>.databasePath`, `<prefix>.consumerGroup`, `<prefix>.batchSize` (default
     /// `defaultBatchSize`),
-    /// `<prefix>.batchLingerMs` (50), `<prefix>.maxAttempts` (6), `<prefix>.retryInitialMs` (200),
+    /// `<prefix>.batchLingerMs` (10), `<prefix>.maxAttempts` (6), `<prefix>.retryInitialMs` (200),
     /// `<prefix>.retryMaxMs` (20000), `<prefix>.parkingDeadlineSeconds` (3600) and
     /// `<prefix>.parkedRetrySeconds` (60).
     public init(config: ConfigReader, prefix: String, serviceName: String, defaultBatchSize: Int = 1000) {
@@ -22,7 +22,7 @@ public struct WriterSettings: Sendable {
         databasePath = config.string(forKey: key("databasePath"), default: "var/\(serviceName)/\(serviceName).sqlite")
         consumerGroup = config.string(forKey: key("consumerGroup"), default: "crossbill-\(serviceName)")
         batchSize = max(1, config.int(forKey: key("batchSize"), default: defaultBatchSize))
-        batchLinger = config.milliseconds(forKey: key("batchLingerMs"), default: .milliseconds(50))
+        batchLinger = config.milliseconds(forKey: key("batchLingerMs"), default: .milliseconds(10))
         retry = RetryPolicy(
             maximumAttempts: max(1, config.int(forKey: key("maxAttempts"), default: 6)),
             initialDelay: config.milliseconds(forKey: key("retryInitialMs"), default: .milliseconds(200)),

@@ -32,6 +32,7 @@ extension KafkaClientConfiguration {
     /// - `kafka.clientId` (default: the service name)
     /// - `kafka.statisticsIntervalMs` (default 15000; 0 turns statistics off)
     /// - `kafka.fetchWaitMaxMs` (default: librdkafka's 500): consumers' `fetch.wait.max.ms`
+    /// - `kafka.maxInFlight` (default: librdkafka's 5): producers' `max.in.flight.requests.per.connection`
     /// - `kafka.securityProtocol`, `kafka.saslMechanism`, `kafka.saslUsername`, `kafka.saslPassword`,
     ///   `kafka.sslCaLocation`: passed to librdkafka as `security.protocol`, `sasl.mechanisms`, …
     public init(config: ConfigReader, serviceName: String) {
@@ -53,7 +54,8 @@ extension KafkaClientConfiguration {
             clientID: config.string(forKey: "kafka.clientId", default: serviceName),
             statisticsInterval: config.milliseconds(forKey: "kafka.statisticsIntervalMs", default: .seconds(15)),
             additionalProperties: properties,
-            fetchWait: config.int(forKey: "kafka.fetchWaitMaxMs").map { .milliseconds($0) }
+            fetchWait: config.int(forKey: "kafka.fetchWaitMaxMs").map { .milliseconds($0) },
+            maxInFlight: config.int(forKey: "kafka.maxInFlight")
         )
     }
 }

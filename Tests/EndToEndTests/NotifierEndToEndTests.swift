@@ -18,7 +18,7 @@ struct NotifierEndToEndTests {
         bootstrap: String, receiverURL: String, databasePath: String, coalesceMs: Int = 1000, extra: [String: String] = [:]
     ) throws -> ServiceProcess {
         try ServiceProcess("notifier", environment: [
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "10", "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "10", "KAFKA_MAX_IN_FLIGHT": "1", "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
             "NOTIFIER_DATABASE_PATH": databasePath,
             "NOTIFIER_DASHBOARD_TOKEN": token,
             "NOTIFIER_ENDPOINTS": "hook",

@@ -141,7 +141,7 @@ struct SyncStack {
           "defaults": {"subscription_fee": "1", "minimum_commitment": "1", "coupon": "5", "prepaid_credit": "5", "credit_note": "5", "tax": "4"}}}
         """.write(toFile: path("netsuite-mapping.json"), atomically: true, encoding: .utf8)
 
-        let common = ["KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "10", "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info"]
+        let common = ["KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "10", "KAFKA_MAX_IN_FLIGHT": "1", "HTTP_PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "info"]
         let ingest = try ServiceProcess("ingest", environment: common.merging([
             "INGEST_ORGANIZATIONS": "acme",
             "INGEST_ORGANIZATION_ACME_ID": Self.organization,

@@ -11,7 +11,11 @@ struct PipelineStack: Sendable {
     /// The organization of the fixtures' webhooks.
     static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
     static let services = ["ingest", "transform", "crm-writer", "erp-writer", "notifier"]
+    /// Stand-ins for what the development broker does differently from a real one: it holds every
+    /// fetch for the whole wait, and an idempotent producer's batch for about 45 ms while a second
+    /// request of the connection is in flight (see `KafkaClientConfiguration`).
     static let fetchWait = Duration.milliseconds(10)
+    static let maxInFlight = 1
 
     let directory: URL
     let processes: [StackProcess]
@@ -60,10 +64,9 @@ struct PipelineStack: Sendable {
             }
 
             let httpPorts = try Dictionary(uniqueKeysWithValues: services.map { ($0, try LocalPorts.free()) })
-            // The development broker holds every fetch for its whole wait, where a real broker answers
-            // as soon as a message arrives: a short wait stands in for that.
             let common = [
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_FETCH_WAIT_MAX_MS": "\(Int(Self.fetchWait.inMilliseconds))",
+                "KAFKA_MAX_IN_FLIGHT": "\(Self.maxInFlight)",
                 "LOG_LEVEL": "warning", "LOG_FORMAT": "json",
             ]
             let settings: [String: [String: String]] = [

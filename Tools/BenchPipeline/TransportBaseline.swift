@@ -27,7 +27,8 @@ enum TransportBaseline {
     private static func run(bootstrap: String, messages: Int, value: [UInt8]) async throws -> Double {
         let logger = Logger(label: "bench-transport")
         // librdkafka's default fetch wait: the ceiling is throughput, not latency.
-        let client = KafkaClientConfiguration(bootstrapServers: bootstrap, clientID: "bench-transport", statisticsInterval: .zero)
+        let client = KafkaClientConfiguration(
+            bootstrapServers: bootstrap, clientID: "bench-transport", statisticsInterval: .zero, maxInFlight: PipelineStack.maxInFlight)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: logger)
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-transport", topics: [Topic.billingEvents], batchSize: 5000),

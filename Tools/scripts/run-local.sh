@@ -29,8 +29,10 @@ for _ in $(seq 100); do [ -s var/sandbox/ports.json ] && break; sleep 0.1; done
 
 export KAFKA_BOOTSTRAP_SERVERS=$(cat var/dev-broker/bootstrap)
 # The development broker holds each fetch for its whole wait (a real broker answers when a message
-# arrives); a short wait keeps the local pipeline quick.
+# arrives), and holds an idempotent producer's batch for about 45 ms while another request of the
+# same connection is in flight: a short wait and one request in flight keep the local pipeline quick.
 export KAFKA_FETCH_WAIT_MAX_MS=${KAFKA_FETCH_WAIT_MAX_MS:-10}
+export KAFKA_MAX_IN_FLIGHT=${KAFKA_MAX_IN_FLIGHT:-1}
 export LOG_FORMAT=${LOG_FORMAT:-text}
 INGEST_ORGANIZATIONS=${INGEST_ORGANIZATIONS:-demo} \
 INGEST_ORGANIZATION_DEMO_HMAC_KEY=${INGEST_ORGANIZATION_DEMO_HMAC_KEY:-demo-hmac-key} \
