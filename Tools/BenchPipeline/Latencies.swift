@@ -7,15 +7,21 @@ import Synchronization
 /// Latency from "ingest accepted the webhook" to "a writer reported the record written", per writer:
 /// each result on `sync.results` is matched to its webhook by the event id (the webhook's unique key).
 /// The commands on `crm.commands` and `erp.commands` are read too, to split it in two stages at the
-/// moment the record's command was readable.
+/// moment the record's command was readable. Messages are kept as read and parsed afterwards, so the
+/// measurement takes little CPU from the pipeline it measures.
 final class ResultLatencies: Sendable {
     private struct State {
         var accepted: [String: ContinuousClock.Instant] = [:]
+        var arrivals: [(topic: String, value: [UInt8], at: ContinuousClock.Instant)] = []
+        var resultsRead = 0
+        var parsed: Parsed?
+    }
+
+    private struct Parsed {
         /// Commands read, by command id: their event id and when.
         var commands: [String: (eventID: String, at: ContinuousClock.Instant)] = [:]
         /// Result arrivals by reporter: event id, command id and when the result was read.
         var observed: [String: [(eventID: String, commandID: String?, at: ContinuousClock.Instant)]] = [:]
-        var resultsRead = 0
     }
 
     static let topics = [Topic.syncResults] + TargetSystem.allCases.map(\.commandTopic)
@@ -28,30 +34,15 @@ final class ResultLatencies: Sendable {
 
     var resultsRead: Int { state.withLock { $0.resultsRead } }
 
-    /// Reads `topics` until cancelled, noting when each command and each written record's result arrives.
+    /// Reads `topics` until cancelled, keeping each message with the moment it arrived.
     func follow(_ consumer: KafkaConsumer) async {
         while !Task.isCancelled {
             let batch = await consumer.poll(timeout: .milliseconds(100))
             let now = ContinuousClock.now
-            var commands: [(commandID: String, eventID: String)] = []
-            var arrivals: [(reporter: String, eventID: String, commandID: String?)] = []
-            var results = 0
-            for message in batch {
-                guard let document = JSONValue.parse(message.value), let eventID = document["source"]?["event_id"]?.stringValue else { continue }
-                if message.topic != Topic.syncResults {
-                    if let id = document["id"]?.stringValue { commands.append((id, eventID)) }
-                    continue
-                }
-                results += 1
-                guard let reporter = document["reporter"]?.stringValue, let outcome = document["outcome"]?.stringValue,
-                    outcome == "created" || outcome == "updated"
-                else { continue }
-                arrivals.append((reporter, eventID, document["command_id"]?.stringValue))
-            }
             state.withLock { state in
-                state.resultsRead += results
-                for command in commands where state.commands[command.commandID] == nil { state.commands[command.commandID] = (command.eventID, now) }
-                for arrival in arrivals { state.observed[arrival.reporter, default: []].append((arrival.eventID, arrival.commandID, now)) }
+                state.resultsRead += batch.count { $0.topic == Topic.syncResults }
+                state.arrivals += batch.map { ($0.topic, $0.value, now) }
+                if !batch.isEmpty { state.parsed = nil }
             }
         }
     }
@@ -59,7 +50,8 @@ final class ResultLatencies: Sendable {
     /// Milliseconds from acceptance to each written record's result, for one reporter.
     func samples(reporter: String) -> [Double] {
         state.withLock { state in
-            (state.observed[reporter] ?? []).compactMap { arrival in
+            let parsed = Self.parsed(&state)
+            return (parsed.observed[reporter] ?? []).compactMap { arrival in
                 state.accepted[arrival.eventID].map { (arrival.at - $0).inMilliseconds }
             }
         }
@@ -69,14 +61,34 @@ final class ResultLatencies: Sendable {
     /// command → the writer's result.
     func stages(reporter: String) -> (toCommand: [Double], toResult: [Double]) {
         state.withLock { state in
+            let parsed = Self.parsed(&state)
             var toCommand: [Double] = [], toResult: [Double] = []
-            for arrival in state.observed[reporter] ?? [] {
-                guard let id = arrival.commandID, let command = state.commands[id], let accepted = state.accepted[arrival.eventID] else { continue }
+            for arrival in parsed.observed[reporter] ?? [] {
+                guard let id = arrival.commandID, let command = parsed.commands[id], let accepted = state.accepted[arrival.eventID] else { continue }
                 toCommand.append((command.at - accepted).inMilliseconds)
                 toResult.append((arrival.at - command.at).inMilliseconds)
             }
             return (toCommand, toResult)
         }
+    }
+
+    /// The messages read so far, parsed once.
+    private static func parsed(_ state: inout State) -> Parsed {
+        if let parsed = state.parsed { return parsed }
+        var parsed = Parsed()
+        for arrival in state.arrivals {
+            guard let document = JSONValue.parse(arrival.value), let eventID = document["source"]?["event_id"]?.stringValue else { continue }
+            if arrival.topic != Topic.syncResults {
+                if let id = document["id"]?.stringValue, parsed.commands[id] == nil { parsed.commands[id] = (eventID, arrival.at) }
+                continue
+            }
+            guard let reporter = document["reporter"]?.stringValue, let outcome = document["outcome"]?.stringValue,
+                outcome == "created" || outcome == "updated"
+            else { continue }
+            parsed.observed[reporter, default: []].append((eventID, document["command_id"]?.stringValue, arrival.at))
+        }
+        state.parsed = parsed
+        return parsed
     }
 }
 
