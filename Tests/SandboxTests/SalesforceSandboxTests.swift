@@ -230,9 +230,13 @@ struct SalesforceSandboxTests {
     }
 
     @Test func concurrentUpsertsOfOneNewKeyCollideWithDuplicateValue() async throws {
-        try await withSalesforce(settings: .testing { $0.insertCommitMs = 300 }) { sf, auth in
+        try await withSalesforce(settings: .testing { $0.insertCommitMs = 1000 }) { sf, auth in
+            func apiRequestsUsed() async throws -> JSONValue? { try await sf.send(.get, "/_sandbox/stats").json?["apiUsage"]?["used"] }
+            let usedBefore = try #require(try await apiRequestsUsed()?.numberValue)
             async let first = sf.send(.patch, "\(Self.version)/sobjects/Account/Billing_Id__c/cus_race", json: ["Name": "A"], headers: auth)
-            try await Task.sleep(for: .milliseconds(50))
+            // The second goes in once the first is inside the sandbox, holding its new key (it has
+            // counted against the API allocation), however slow the machine is.
+            while try await apiRequestsUsed()?.numberValue == usedBefore { try await Task.sleep(for: .milliseconds(5)) }
             async let second = sf.send(.patch, "\(Self.version)/sobjects/Account/Billing_Id__c/cus_race", json: ["Name": "B"], headers: auth)
             let statuses = try await [first.status, second.status]
             #expect(statuses == [201, 400])
