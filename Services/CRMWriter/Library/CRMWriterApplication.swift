@@ -35,7 +35,6 @@ public enum CRMWriterApplication {
         for connection in configuration.connections {
             connections[connection.salesforce.name] = SalesforceConnection(
                 client: SalesforceClient(settings: connection.salesforce, http: http, logger: logger),
-                calls: AsyncSemaphore(permits: connection.tuning.maximumConcurrentCalls),
                 tuning: connection.tuning)
         }
         return try WriterApplication.build(

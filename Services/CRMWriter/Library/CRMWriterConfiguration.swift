@@ -7,7 +7,6 @@ import ServiceRuntime
 
 /// How hard the writer may push one Salesforce connection.
 public struct SalesforceConnectionTuning: Sendable {
-    public var maximumConcurrentCalls: Int
     /// Once this share of the daily API allocation is used, every call waits `slowdownDelay` first.
     public var slowdownShare: Double
     public var slowdownDelay: Duration
@@ -17,10 +16,9 @@ public struct SalesforceConnectionTuning: Sendable {
     public var limitPauseMaximum: Duration
 
     public init(
-        maximumConcurrentCalls: Int = 4, slowdownShare: Double = 0.9, slowdownDelay: Duration = .seconds(1),
+        slowdownShare: Double = 0.9, slowdownDelay: Duration = .seconds(1),
         limitPause: Duration = .seconds(300), limitPauseMaximum: Duration = .seconds(3600)
     ) {
-        self.maximumConcurrentCalls = maximumConcurrentCalls
         self.slowdownShare = slowdownShare
         self.slowdownDelay = slowdownDelay
         self.limitPause = limitPause
@@ -57,9 +55,9 @@ public struct CRMWriterConfiguration: Sendable {
     /// - per name N under `crm.connection.N.`: `loginUrl` (required), `grant` (`clientCredentials`,
     ///   `jwtBearer` or `refreshToken`; default clientCredentials), `clientId`, `clientSecret` (secret),
     ///   `username` and `privateKeyFile` (JWT bearer), `audience` (default: the login URL),
-    ///   `refreshToken` (secret), `apiVersion` (default 62.0), `maxConcurrentCalls` (4),
-    ///   `slowdownShare` (0.9), `slowdownDelayMs` (1000), `limitPauseSeconds` (300),
-    ///   `limitPauseMaxSeconds` (3600), `requestTimeoutMs` (30000)
+    ///   `refreshToken` (secret), `apiVersion` (default 62.0), `slowdownShare` (0.9),
+    ///   `slowdownDelayMs` (1000), `limitPauseSeconds` (300), `limitPauseMaxSeconds` (3600),
+    ///   `requestTimeoutMs` (30000)
     /// - the writer keys of `WriterSettings` under `crm.`
     public init(config: ConfigReader) throws {
         var problems: [String] = []
@@ -104,7 +102,6 @@ public struct CRMWriterConfiguration: Sendable {
                     apiVersion: scoped.string(forKey: "apiVersion", default: "62.0"),
                     requestTimeout: scoped.milliseconds(forKey: "requestTimeoutMs", default: .seconds(30))),
                 tuning: SalesforceConnectionTuning(
-                    maximumConcurrentCalls: max(1, scoped.int(forKey: "maxConcurrentCalls", default: 4)),
                     slowdownShare: share,
                     slowdownDelay: scoped.milliseconds(forKey: "slowdownDelayMs", default: .seconds(1)),
                     limitPause: .seconds(scoped.int(forKey: "limitPauseSeconds", default: 300)),

@@ -8,8 +8,6 @@ import Synchronization
 /// A Salesforce connection as the writer uses it.
 struct SalesforceConnection: Sendable {
     let client: SalesforceClient
-    /// Collections calls in flight at once for this connection.
-    let calls: AsyncSemaphore
     let tuning: SalesforceConnectionTuning
 }
 
@@ -114,13 +112,11 @@ final class SalesforceApplier: CommandApplier {
             guard !writes.isEmpty else { break }
             await connection.tuning.pauseIfNearBudget(connection.client, logger: logger)
             let call: Result<[Result<[SalesforceRecordResult], SalesforceCallError>], SalesforceCallError>
-            await connection.calls.wait()
             do throws(SalesforceCallError) {
                 call = .success(try await connection.client.write(writes))
             } catch {
                 call = .failure(error)
             }
-            connection.calls.signal()
             var again: [[Entry]] = []
             switch call {
             case .failure(.requestLimitExceeded(let message)):
