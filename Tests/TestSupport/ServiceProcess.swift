@@ -28,15 +28,16 @@ public final class ServiceProcess: Sendable {
         process.standardOutput = output
         process.standardError = output
         self.process = process
-        output.fileHandleForReading.readabilityHandler = { [lines] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            lines.append(data)
-        }
         try process.run()
+        // A thread of its own reads the output until the end, with blocking reads. A
+        // `readabilityHandler` watches the pipe with a dispatch source instead, and libdispatch's
+        // event loop crashed now and then in test runs that start many processes.
+        let reading = output.fileHandleForReading
+        let reader = Thread { [lines] in
+            while case let data = reading.availableData, !data.isEmpty { lines.append(data) }
+        }
+        reader.name = "output of \(name)"
+        reader.start()
     }
 
     deinit {
