@@ -6,20 +6,26 @@ import Foundation
 struct JSONParser {
     struct Failure: Error {}
 
+    /// Whether to build an object member, from its depth (the top-level object's members are at 1)
+    /// and its key. Members left out are still read and validated, but cost no allocation.
+    typealias MemberFilter = (_ depth: Int, _ key: String) -> Bool
+
     /// Deeper documents are refused rather than risking the stack.
     static let maximumDepth = 512
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let keepMember: MemberFilter?
     private var index = 0
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, keepMember: MemberFilter?) {
         self.bytes = bytes
+        self.keepMember = keepMember
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes)
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, keepingMembers keepMember: MemberFilter? = nil) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes, keepMember: keepMember)
         parser.skipWhitespace()
-        let value = try parser.value(depth: 0)
+        let value = try parser.value(depth: 0, building: true)
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw Failure() }
         return value
@@ -34,16 +40,23 @@ struct JSONParser {
         }
     }
 
-    private mutating func value(depth: Int) throws(Failure) -> JSONValue {
+    /// The value at `index`; when not `building`, it is only validated and `.null` stands for it.
+    private mutating func value(depth: Int, building: Bool) throws(Failure) -> JSONValue {
         guard index < bytes.count, depth < Self.maximumDepth else { throw Failure() }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try object(depth: depth)
-        case UInt8(ascii: "["): return try array(depth: depth)
-        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "{"): return try object(depth: depth, building: building)
+        case UInt8(ascii: "["): return try array(depth: depth, building: building)
+        case UInt8(ascii: "\""):
+            guard building else { try skipString(); return .null }
+            return .string(try string())
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
-        default: return .number(try number())
+        default:
+            let text = try numberText()
+            guard building else { return .null }
+            guard let number = Decimal(string: String(decoding: text, as: UTF8.self)) else { throw Failure() }
+            return .number(number)
         }
     }
 
@@ -54,7 +67,7 @@ struct JSONParser {
         index += count
     }
 
-    private mutating func object(depth: Int) throws(Failure) -> JSONValue {
+    private mutating func object(depth: Int, building: Bool) throws(Failure) -> JSONValue {
         index += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
@@ -65,12 +78,17 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Failure() }
-            let key = try string()
+            var key: String?
+            if building { key = try string() } else { try skipString() }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw Failure() }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth + 1)
+            if let key, keepMember?(depth + 1, key) ?? true {
+                members[key] = try value(depth: depth + 1, building: true)
+            } else {
+                _ = try value(depth: depth + 1, building: false)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw Failure() }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -80,7 +98,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func array(depth: Int) throws(Failure) -> JSONValue {
+    private mutating func array(depth: Int, building: Bool) throws(Failure) -> JSONValue {
         index += 1
         var items: [JSONValue] = []
         skipWhitespace()
@@ -90,7 +108,8 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            items.append(try value(depth: depth + 1))
+            let item = try value(depth: depth + 1, building: building)
+            if building { items.append(item) }
             skipWhitespace()
             guard index < bytes.count else { throw Failure() }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -98,6 +117,21 @@ struct JSONParser {
             index += 1
             return .array(items)
         }
+    }
+
+    /// Validates a string from its opening quote without building it.
+    private mutating func skipString() throws(Failure) {
+        let start = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { index += 1; return }
+            // Escapes are rare: the full reader checks them.
+            if byte == UInt8(ascii: "\\") { index = start; _ = try string(); return }
+            guard byte >= 0x20 else { throw Failure() }
+            index += 1
+        }
+        throw Failure()
     }
 
     /// A string from its opening quote; escapes are decoded, unescaped control characters refused.
@@ -179,8 +213,9 @@ struct JSONParser {
         return value
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, read exactly as a `Decimal`.
-    private mutating func number() throws(Failure) -> Decimal {
+    /// The text of a number, `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; the caller reads
+    /// it exactly as a `Decimal`.
+    private mutating func numberText() throws(Failure) -> UnsafeBufferPointer<UInt8> {
         let start = index
         func digits() -> Int {
             let first = index
@@ -203,8 +238,6 @@ struct JSONParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { throw Failure() }
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard let number = Decimal(string: text) else { throw Failure() }
-        return number
+        return UnsafeBufferPointer(rebasing: bytes[start..<index])
     }
 }

@@ -42,8 +42,14 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// Parses a request body; `nil` when it is not JSON.
-    public static func parse(_ data: some DataProtocol) -> JSONValue? {
-        let read = { (bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? in try? JSONParser.parse(bytes) }
+    ///
+    /// `keepingMembers` builds only the object members it accepts, given their depth (the top-level
+    /// object's members are at 1) and key; the rest of the document is validated all the same. A reader
+    /// that needs a few fields of a large body skips building the rest.
+    public static func parse(
+        _ data: some DataProtocol, keepingMembers keepMember: ((_ depth: Int, _ key: String) -> Bool)? = nil
+    ) -> JSONValue? {
+        let read = { (bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? in try? JSONParser.parse(bytes, keepingMembers: keepMember) }
         if let contiguous = data.withContiguousStorageIfAvailable(read) { return contiguous }
         return Array(data).withUnsafeBufferPointer(read)
     }

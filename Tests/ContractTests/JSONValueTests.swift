@@ -42,6 +42,23 @@ struct JSONValueTests {
         #expect(JSONValue.parse(Data(text.utf8)) == nil)
     }
 
+    @Test("keepingMembers builds only the members it accepts")
+    func keepingMembers() throws {
+        let text = #"{"a":{"b":[1,{"c":2}],"c":"x\n","d":{"c":true}},"e":"y"}"#
+        let parsed = JSONValue.parse(Data(text.utf8)) { depth, key in depth == 1 || key == "c" }
+        #expect(parsed == ["a": ["c": "x\n"], "e": "y"])
+    }
+
+    @Test(
+        "a malformed value is refused even in a member that is not built",
+        arguments: [
+            "[1,]", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", #"{"a" 1}"#, #""unterminated"#, #""bad \x escape""#,
+            #""\ud83d alone""#, #""\ude00""#, "\"tab\there\"", "NaN",
+        ])
+    func malformedWhereSkipped(value: String) {
+        #expect(JSONValue.parse(Data(#"{"kept":1,"skipped":\#(value)}"#.utf8)) { _, key in key == "kept" } == nil)
+    }
+
     @Test("numbers keep their exact decimal value")
     func decimals() throws {
         #expect(JSONValue.parse(Data("0.1".utf8)) == .number(Decimal(string: "0.1")!))

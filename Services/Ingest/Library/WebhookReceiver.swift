@@ -52,18 +52,25 @@ struct WebhookReceiver: Sendable {
         self.publisher = publisher
     }
 
-    struct Acknowledgement: ResponseEncodable {
-        enum Status: String, Codable { case accepted, duplicate }
+    /// The answer to an accepted webhook: `{"status", "event_id", "webhook_type", "webhook_type_known"}`.
+    struct Acknowledgement: ResponseGenerator {
+        enum Status: String { case accepted, duplicate }
         let status: Status
         let eventID: String
         let webhookType: String
         let webhookTypeKnown: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case status
-            case eventID = "event_id"
-            case webhookType = "webhook_type"
-            case webhookTypeKnown = "webhook_type_known"
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            let document: JSONValue = [
+                "status": .string(status.rawValue),
+                "event_id": .string(eventID),
+                "webhook_type": .string(webhookType),
+                "webhook_type_known": .bool(webhookTypeKnown),
+            ]
+            var body: [UInt8] = []
+            document.write(into: &body)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
     }
 
@@ -142,8 +149,7 @@ struct WebhookReceiver: Sendable {
     }
 
     private func checkContentType(_ value: String?) throws {
-        let mediaType = value?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard mediaType == "application/json" else {
+        guard let value, Self.mediaType(of: value) == "application/json" else {
             throw Problem(
                 .unsupportedMediaType, kind: "unsupported-media-type",
                 detail: "Send the webhook as application/json, not \(value ?? "without a Content-Type")."
@@ -175,6 +181,14 @@ struct WebhookReceiver: Sendable {
         case (nil, let sent?): return sent
         case (nil, nil): return settings.name
         }
+    }
+
+    /// A Content-Type's media type, lower-cased, without parameters or surrounding blanks.
+    private static func mediaType(of value: String) -> String {
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: isBlank)
+        let end = type.lastIndex { !isBlank($0) }.map { type.index(after: $0) } ?? type.startIndex
+        return String(decoding: type[..<end], as: UTF8.self).lowercased()
     }
 
     private static func contentID(_ body: [UInt8]) -> String {
