@@ -11,6 +11,8 @@ public final class WriterStore: Sendable {
     /// Links read or written lately, so a round's children see the ids its parents just got.
     private let cache = Mutex<[LinkKey: String]>([:])
     private static let cacheLimit = 200_000
+    /// Rows in `parked`, kept with every change, so that a round with nothing parked skips looking.
+    private let parkedRows = Mutex(0)
 
     struct LinkKey: Hashable {
         let connection: String
@@ -44,6 +46,8 @@ public final class WriterStore: Sendable {
             try db.create(index: "parked_deadline", on: "parked", columns: ["deadline"])
         }
         try migrator.migrate(database)
+        let parked = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parked") ?? 0 }
+        parkedRows.withLock { $0 = parked }
     }
 
     /// The target id of a record this writer wrote or found, if any.
@@ -106,13 +110,19 @@ public final class WriterStore: Sendable {
                         now, parked.deadline.timeIntervalSince1970,
                     ])
             }
+            try countParkedRows(db)
         }
+    }
+
+    private func countParkedRows(_ db: Database) throws {
+        let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parked") ?? 0
+        parkedRows.withLock { $0 = count }
     }
 
     /// The commands waiting for any of `records`. They stay parked until `forget`, which the writer
     /// calls once their results are acknowledged.
     public func waiting(connection: String, for records: [RecordKey]) async throws -> [ParkedCommand] {
-        guard !records.isEmpty else { return [] }
+        guard !records.isEmpty, parkedRows.withLock({ $0 }) > 0 else { return [] }
         return try await database.read { db in
             var found: [ParkedCommand] = []
             let select = try db.cachedStatement(
@@ -145,11 +155,8 @@ public final class WriterStore: Sendable {
         try await database.write { db in
             let delete = try db.cachedStatement(sql: "DELETE FROM parked WHERE command_id = ?")
             for id in commandIDs { try delete.execute(arguments: [id]) }
+            try countParkedRows(db)
         }
-    }
-
-    public var parkedCount: Int {
-        get async throws { try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parked") ?? 0 } }
     }
 
     public func check() async throws {
