@@ -46,8 +46,7 @@ public final class WriterStore: Sendable {
             try db.create(index: "parked_deadline", on: "parked", columns: ["deadline"])
         }
         try migrator.migrate(database)
-        let parked = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parked") ?? 0 }
-        parkedRows.withLock { $0 = parked }
+        try database.read(countParkedRows)
     }
 
     /// The target id of a record this writer wrote or found, if any.
