@@ -29,27 +29,9 @@ final class StackProcess: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 
-    /// CPU seconds (user + system) used so far, from `/proc`.
-    func cpuSeconds() -> Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let end = stat.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name; utime and stime are fields 14 and 15 of the whole line.
-        let fields = stat[stat.index(after: end)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
+    func cpuSeconds() -> Double? { ProcessStatistics.cpuSeconds(of: pid) }
 
-    /// Resident memory now (`VmRSS`) and at its peak (`VmHWM`), in MiB.
-    func memory() -> (resident: Double, peak: Double)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        func kibibytes(_ key: String) -> Double? {
-            status.split(separator: "\n").first { $0.hasPrefix(key) }
-                .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
-        }
-        guard let resident = kibibytes("VmRSS:"), let peak = kibibytes("VmHWM:") else { return nil }
-        return (resident / 1024, peak / 1024)
-    }
+    func memory() -> (resident: Double, peak: Double)? { ProcessStatistics.memory(of: pid) }
 
     /// Sends SIGTERM and waits up to `timeout` for the exit, then SIGKILL.
     func stop(timeout: Duration = .seconds(15)) async {
@@ -60,6 +42,45 @@ final class StackProcess: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
+/// CPU time and memory of processes and of the whole machine, from `/proc`.
+enum ProcessStatistics {
+    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// CPU seconds (user + system) the process used so far.
+    static func cpuSeconds(of pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name; utime and stime are fields 14 and 15 of the whole line.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / ticksPerSecond
+    }
+
+    /// Resident memory now (`VmRSS`) and at its peak (`VmHWM`), in MiB.
+    static func memory(of pid: Int32) -> (resident: Double, peak: Double)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func kibibytes(_ key: String) -> Double? {
+            status.split(separator: "\n").first { $0.hasPrefix(key) }
+                .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
+        }
+        guard let resident = kibibytes("VmRSS:"), let peak = kibibytes("VmHWM:") else { return nil }
+        return (resident / 1024, peak / 1024)
+    }
+
+    /// CPU seconds all cores spent busy so far, whichever process ran: every state of the `cpu` line
+    /// of `/proc/stat` but idle and iowait.
+    static func machineBusySeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is already inside user).
+        let ticks = line.split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
+        guard ticks.count == 8 else { return nil }
+        return (ticks.reduce(0, +) - ticks[3] - ticks[4]) / ticksPerSecond
     }
 }
 

@@ -24,7 +24,8 @@ struct PipelineReport: Encodable {
         let requestsByOperation: [String: Int]
     }
 
-    struct Service: Encodable {
+    /// A process's CPU time per 1,000 webhooks and its memory.
+    struct ProcessFigures: Encodable {
         let name: String
         let cpuSecondsPerThousandWebhooks: Double
         let idleResidentMiB: Double
@@ -43,7 +44,16 @@ struct PipelineReport: Encodable {
     let webhooksPerSecond: Double
     let salesforce: Salesforce
     let netsuite: NetSuite
-    let services: [Service]
+    let services: [ProcessFigures]
+    /// The dev broker, the sandbox and the load generator: on the same cores here, not in production.
+    let coLocated: [ProcessFigures]
+    /// Busy CPU time of the whole machine between the samples, whichever process used it.
+    let machineCPUSecondsPerThousandWebhooks: Double
+    /// The share of all cores busy between the samples.
+    let machineBusyShare: Double
+    /// The webhooks per second the machine's cores could carry at the CPU cost this run measured.
+    var machineCPUCeiling: Double { machineCPUSecondsPerThousandWebhooks > 0 ? Double(cores) * 1000 / machineCPUSecondsPerThousandWebhooks : 0 }
+    private let cores = ProcessInfo.processInfo.activeProcessorCount
     /// Webhook accepted → the writer's result for a record it wrote, in milliseconds.
     let crmWriteLatencyMs: LatencySummary
     let erpWriteLatencyMs: LatencySummary
@@ -57,7 +67,8 @@ struct PipelineReport: Encodable {
 
     private enum CodingKeys: String, CodingKey {
         case benchmark, date, machine, customers, webhooks, mode, salesforceLatencyMs, netsuiteLatencyMs, seconds, webhooksPerSecond
-        case salesforce, netsuite, services, crmWriteLatencyMs, erpWriteLatencyMs, crmWriteStagesMs, erpWriteStagesMs, transportMessagesPerSecond, shareOfTransport
+        case salesforce, netsuite, services, coLocated, machineCPUSecondsPerThousandWebhooks, machineBusyShare, machineCPUCeiling
+        case crmWriteLatencyMs, erpWriteLatencyMs, crmWriteStagesMs, erpWriteStagesMs, transportMessagesPerSecond, shareOfTransport
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -75,6 +86,10 @@ struct PipelineReport: Encodable {
         try container.encode(salesforce, forKey: .salesforce)
         try container.encode(netsuite, forKey: .netsuite)
         try container.encode(services, forKey: .services)
+        try container.encode(coLocated, forKey: .coLocated)
+        try container.encode(machineCPUSecondsPerThousandWebhooks, forKey: .machineCPUSecondsPerThousandWebhooks)
+        try container.encode(machineBusyShare, forKey: .machineBusyShare)
+        try container.encode(machineCPUCeiling, forKey: .machineCPUCeiling)
         try container.encode(crmWriteLatencyMs, forKey: .crmWriteLatencyMs)
         try container.encode(erpWriteLatencyMs, forKey: .erpWriteLatencyMs)
         try container.encode(crmWriteStagesMs, forKey: .crmWriteStagesMs)
@@ -122,13 +137,20 @@ struct PipelineReport: Encodable {
             peakShareOfLimit: Double(peak) / Double(netsuiteConcurrencyLimit),
             rejectedOverLimit: delta(["rejectedOverConcurrencyLimit"], \.netsuite),
             requestsByOperation: Self.operations(before.netsuite, after.netsuite))
-        services = PipelineStack.services.map { name in
-            let start = before.services[name], end = after.services[name]
-            return Service(
+        func figures(_ name: String) -> ProcessFigures {
+            let start = before.processes[name], end = after.processes[name]
+            return ProcessFigures(
                 name: name,
                 cpuSecondsPerThousandWebhooks: ((end?.cpuSeconds ?? 0) - (start?.cpuSeconds ?? 0)) * 1000 / Double(webhooks),
                 idleResidentMiB: start?.residentMiB ?? 0, peakResidentMiB: end?.peakResidentMiB ?? 0)
         }
+        services = PipelineStack.services.map(figures)
+        coLocated = PipelineStack.coLocated.map(figures)
+        let busy = after.machineBusySeconds - before.machineBusySeconds
+        machineCPUSecondsPerThousandWebhooks = busy * 1000 / Double(webhooks)
+        let sampled = after.taken - before.taken
+        let available = (Double(sampled.components.seconds) + Double(sampled.components.attoseconds) / 1e18) * Double(cores)
+        machineBusyShare = available > 0 ? busy / available : 0
     }
 
     /// The whole number at `path` in the sandbox's statistics; 0 when absent.
@@ -192,9 +214,15 @@ struct PipelineReport: Encodable {
             "",
             row("service", "CPU s/1000", "idle RSS MiB · peak RSS MiB"),
         ]
-        for service in services {
-            lines.append(row(service.name, number(service.cpuSecondsPerThousandWebhooks, 2), "\(number(service.idleResidentMiB)) · \(number(service.peakResidentMiB))"))
+        for process in services {
+            lines.append(row(process.name, number(process.cpuSecondsPerThousandWebhooks, 2), "\(number(process.idleResidentMiB)) · \(number(process.peakResidentMiB))"))
         }
+        lines.append(row("co-located (not in production)", "CPU s/1000"))
+        for process in coLocated {
+            lines.append(row(process.name, number(process.cpuSecondsPerThousandWebhooks, 2)))
+        }
+        lines.append(row("machine, every process", number(machineCPUSecondsPerThousandWebhooks, 2),
+                         "cores \(number(machineBusyShare * 100, 0))% busy; at this cost they carry at most \(number(machineCPUCeiling, 0)) webhooks/s"))
         lines.append("machine: \(machine["cores"] ?? "?") cores, \(machine["cpu"] ?? "?")")
         return lines.joined(separator: "\n")
     }

@@ -11,6 +11,10 @@ struct PipelineStack: Sendable {
     /// The organization of the fixtures' webhooks.
     static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
     static let services = ["ingest", "transform", "crm-writer", "erp-writer", "notifier"]
+    /// What shares the machine with the services in the benchmark but not in production.
+    static let coLocated = ["dev-broker", "sandbox", loadGenerator]
+    /// This process: it sends the webhooks and follows the commands and results.
+    static let loadGenerator = "bench-pipeline"
     /// Stand-ins for what the development broker does differently from a real one: it holds every
     /// fetch for the whole wait, and an idempotent producer's batch for about 45 ms while a second
     /// request of the connection is in flight (see `KafkaClientConfiguration`).
@@ -195,17 +199,20 @@ struct PipelineStack: Sendable {
         }
     }
 
-    /// The sandbox's statistics and each service's CPU time and memory, now.
+    /// The sandbox's statistics, each process's CPU time and memory, and the machine's busy time, now.
     func sample() async throws -> StackSample {
         func statistics(_ base: String) async throws -> JSONValue {
             JSONValue.parse(Data(try await http.execute(HTTPClientRequest(url: "\(base)/_sandbox/stats")).body)) ?? .null
         }
-        var services: [String: StackSample.Service] = [:]
-        for process in processes where Self.services.contains(process.name) {
-            let memory = process.memory()
-            services[process.name] = .init(cpuSeconds: process.cpuSeconds() ?? 0, residentMiB: memory?.resident ?? 0, peakResidentMiB: memory?.peak ?? 0)
+        func measured(_ pid: Int32) -> StackSample.Process {
+            let memory = ProcessStatistics.memory(of: pid)
+            return .init(cpuSeconds: ProcessStatistics.cpuSeconds(of: pid) ?? 0, residentMiB: memory?.resident ?? 0, peakResidentMiB: memory?.peak ?? 0)
         }
-        return StackSample(salesforce: try await statistics(salesforceURL), netsuite: try await statistics(netsuiteURL), services: services)
+        var measuredProcesses = Dictionary(uniqueKeysWithValues: processes.map { ($0.name, measured($0.pid)) })
+        measuredProcesses[Self.loadGenerator] = measured(getpid())
+        return StackSample(
+            salesforce: try await statistics(salesforceURL), netsuite: try await statistics(netsuiteURL),
+            processes: measuredProcesses, machineBusySeconds: ProcessStatistics.machineBusySeconds() ?? 0, taken: .now)
     }
 
     func stop() async {
@@ -215,7 +222,7 @@ struct PipelineStack: Sendable {
 }
 
 struct StackSample: Sendable {
-    struct Service: Sendable {
+    struct Process: Sendable {
         let cpuSeconds: Double
         let residentMiB: Double
         let peakResidentMiB: Double
@@ -223,5 +230,8 @@ struct StackSample: Sendable {
 
     let salesforce: JSONValue
     let netsuite: JSONValue
-    let services: [String: Service]
+    /// The services, the co-located processes and the load generator, by name.
+    let processes: [String: Process]
+    let machineBusySeconds: Double
+    let taken: ContinuousClock.Instant
 }
