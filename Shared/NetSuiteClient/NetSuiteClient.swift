@@ -138,11 +138,11 @@ public final class NetSuiteClient: Sendable {
     // MARK: Paths
 
     /// The characters NetSuite documents as safe in an external ID; record type names are made of them too.
-    private static let pathSafe = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-".utf8)
+    private static let pathSafe = OAuthEncoding.KeptBytes("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
     static func recordPath(recordType: String, externalID: String) -> String {
-        let type = OAuthEncoding.percentEncode(recordType, allowing: pathSafe)
-        return "\(recordServicePath)/\(type)/eid:\(OAuthEncoding.percentEncode(externalID, allowing: pathSafe))"
+        let type = OAuthEncoding.percentEncode(recordType, keeping: pathSafe)
+        return "\(recordServicePath)/\(type)/eid:\(OAuthEncoding.percentEncode(externalID, keeping: pathSafe))"
     }
 
     /// The internal ID at the end of a `Location` such as `https://…/record/v1/customer/647`; nil
@@ -158,8 +158,8 @@ public final class NetSuiteClient: Sendable {
     /// A query string in the form the URL carries: RFC 3986 encoding, with `,` left as is so lists
     /// read `replace=item,apply`. The signature covers the decoded values, so this choice is free.
     static func queryString(_ query: [(String, String)]) -> String {
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~,".utf8)
-        return query.map { "\(OAuthEncoding.percentEncode($0.0, allowing: allowed))=\(OAuthEncoding.percentEncode($0.1, allowing: allowed))" }
+        let kept = OAuthEncoding.KeptBytes("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~,")
+        return query.map { "\(OAuthEncoding.percentEncode($0.0, keeping: kept))=\(OAuthEncoding.percentEncode($0.1, keeping: kept))" }
             .joined(separator: "&")
     }
 

@@ -73,34 +73,63 @@ struct TokenBasedSigner: Sendable {
 
     /// 20 random alphanumeric characters (NetSuite: 6–64, unique per timestamp; 20 is ideal).
     static func nonce() -> String {
+        // Eight random bytes per draw of the system generator (one system call each); a byte that
+        // would bias the modulo is skipped.
         var generator = SystemRandomNumberGenerator()
-        return String((0..<20).map { _ in nonceAlphabet.randomElement(using: &generator)! })
+        var characters: [Character] = []
+        characters.reserveCapacity(20)
+        while characters.count < 20 {
+            var bits = generator.next()
+            for _ in 0..<8 where characters.count < 20 {
+                let byte = Int(bits & 0xFF)
+                bits >>= 8
+                if byte < 248 { characters.append(nonceAlphabet[byte % nonceAlphabet.count]) }
+            }
+        }
+        return String(characters)
     }
 }
 
 /// RFC 3986 percent-encoding as OAuth 1.0 (RFC 5849 §3.6) and the URLs of this client use it.
 enum OAuthEncoding {
-    /// RFC 3986 unreserved characters: never encoded.
-    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+    /// ASCII bytes that percent-encoding leaves as they are; every other byte is encoded.
+    struct KeptBytes: Sendable {
+        private let mask: (low: UInt64, high: UInt64)
 
-    /// Every byte of the UTF-8 form outside `allowed` becomes `%XX` (upper-case hex); spaces become
-    /// `%20`, never `+`.
-    static func percentEncode(_ text: String, allowing allowed: Set<UInt8> = unreserved) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            if allowed.contains(byte) {
-                result.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+        init(_ characters: String) {
+            var mask: (low: UInt64, high: UInt64) = (0, 0)
+            for byte in characters.utf8 where byte < 128 {
+                if byte < 64 { mask.low |= 1 << byte } else { mask.high |= 1 << (byte - 64) }
             }
+            self.mask = mask
         }
-        return result
-    }
-}
 
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
+        func contains(_ byte: UInt8) -> Bool {
+            byte < 64 ? mask.low >> byte & 1 == 1 : byte < 128 && mask.high >> (byte - 64) & 1 == 1
+        }
+
+        /// RFC 3986 unreserved characters.
+        static let unreserved = KeptBytes("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// Every byte of the UTF-8 form outside `kept` becomes `%XX` (upper-case hex); spaces become
+    /// `%20`, never `+`. Signing encodes every parameter and the whole base string on each request.
+    static func percentEncode(_ text: String, keeping kept: KeptBytes = .unreserved) -> String {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.contains(where: { !kept.contains($0) }) else { return String(decoding: bytes, as: UTF8.self) }
+            var encoded: [UInt8] = []
+            encoded.reserveCapacity(bytes.count * 3)
+            for byte in bytes {
+                if kept.contains(byte) {
+                    encoded.append(byte)
+                } else {
+                    encoded += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+                }
+            }
+            return String(decoding: encoded, as: UTF8.self)
+        }
     }
 }
