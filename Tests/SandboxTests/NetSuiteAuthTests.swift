@@ -142,6 +142,26 @@ struct NetSuiteAuthTests {
         #expect(base.hasSuffix("oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7"))
     }
 
+    @Test func theAuthorizationHeaderIsReadWithItsValuesDecoded() {
+        let parameters = TokenBasedAuthentication.parameters(
+            ofHeader: "OAuth realm=\"123_SB1\",\toauth_nonce = \"a%20b\" , oauth_signature=\"x%2By%3D\", oauth_token=\"%C3%BC\"")
+        #expect(parameters == ["realm": "123_SB1", "oauth_nonce": "a b", "oauth_signature": "x+y=", "oauth_token": "ü"])
+    }
+
+    @Test(arguments: [
+        "OAuth oauth_nonce=\"%4\"", "OAuth oauth_nonce=\"%G1\"", "OAuth oauth_nonce=\"%FF\"", "OAuth oauth_nonce=\"a\", oauth_nonce=\"b\"",
+        "OAuth oauth_nonce", "Bearer abc",
+    ])
+    func malformedAuthorizationHeadersAreRefused(_ header: String) {
+        #expect(TokenBasedAuthentication.parameters(ofHeader: header) == nil)
+    }
+
+    @Test func queryStringsDecodePlusAsASpaceOnlyInForms() {
+        #expect(QueryString.parameters("q=a+b%2Bc&limit=5&empty=&flag").map { "\($0.name)=\($0.value)" } == ["q=a b+c", "limit=5", "empty=", "flag="])
+        #expect(PercentCoding.decode("a+b%20c") == "a+b c")
+        #expect(PercentCoding.encode("a b+ü~") == "a%20b%2B%C3%BC~")
+    }
+
     @Test func verifierAcceptsOraclesExampleAtItsTimestamp() throws {
         var settings = NetSuiteSettings()
         settings.accountId = "123456"

@@ -127,7 +127,7 @@ public final class NetSuiteSandbox: SandboxSystem {
             return NetSuiteResponse.error(.invalidLogin)
         }
         let segments = request.uri.path.dropFirst(RecordPaths.recordService.count).split(separator: "/").map { segment in
-            segment.removingPercentEncoding ?? String(segment)
+            PercentCoding.decode(segment) ?? String(segment)
         }
         var query: [String: String] = [:]
         for (name, value) in QueryString.parameters(request.uri.query) { query[name] = value }
@@ -284,7 +284,7 @@ public final class NetSuiteSandbox: SandboxSystem {
 
         func pageURL(_ pageOffset: Int) -> String {
             var parameters: [String] = []
-            if let query = request.query["q"] { parameters.append("q=\(TokenBasedAuthentication.percentEncode(query))") }
+            if let query = request.query["q"] { parameters.append("q=\(PercentCoding.encode(query))") }
             parameters += ["limit=\(limit)", "offset=\(pageOffset)"]
             return "\(request.origin)\(RecordPaths.recordService)/\(type.name.lowercased())?\(parameters.joined(separator: "&"))"
         }

@@ -88,7 +88,7 @@ final class TokenBasedAuthentication: Sendable {
             throw failure("InvalidTimestamp")
         }
         guard let nonce = parameters["oauth_nonce"], (6...64).contains(nonce.count),
-            nonce.unicodeScalars.allSatisfy({ $0.isASCII && CharacterSet.alphanumerics.contains($0) })
+            nonce.utf8.allSatisfy(PercentCoding.isASCIIAlphanumeric)
         else { throw failure("nonce_rejected") }
         guard let consumerKey, consumerKeys.contains(consumerKey) else { throw failure("consumer_key_unknown") }
         guard let token = parameters["oauth_token"], let credential = credentialsByToken[token], credential.consumerKey == consumerKey else {
@@ -98,7 +98,7 @@ final class TokenBasedAuthentication: Sendable {
         var signed = parameters.filter { $0.key != "realm" && $0.key != "oauth_signature" }.map { (name: $0.key, value: $0.value) }
         signed += request.queryParameters
         let baseString = Self.baseString(method: request.method, baseURI: request.baseURI, parameters: signed)
-        let key = SymmetricKey(data: Data((Self.percentEncode(credential.consumerSecret) + "&" + Self.percentEncode(credential.tokenSecret)).utf8))
+        let key = SymmetricKey(data: Data((PercentCoding.encode(credential.consumerSecret) + "&" + PercentCoding.encode(credential.tokenSecret)).utf8))
         guard let signature = parameters["oauth_signature"].flatMap({ Data(base64Encoded: $0) }),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(baseString.utf8), using: key)
         else { throw failure("InvalidSignature") }
@@ -113,60 +113,35 @@ final class TokenBasedAuthentication: Sendable {
     /// `Authorization: OAuth k="v", …` as decoded name-value pairs; nil when malformed or a
     /// parameter repeats.
     static func parameters(ofHeader header: String) -> [String: String]? {
-        guard header.count > 6, header.prefix(6).lowercased() == "oauth " else { return nil }
+        guard header.utf8.count > 6, header.prefix(6).lowercased() == "oauth " else { return nil }
+        // HTTP's optional white space is spaces and tabs.
+        func trimmed(_ text: Substring) -> Substring {
+            let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+            guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else { return "" }
+            return text[first...last]
+        }
         var result: [String: String] = [:]
         for part in header.dropFirst(6).split(separator: ",") {
-            let item = part.trimmingCharacters(in: .whitespaces)
+            let item = trimmed(part)
             guard let equals = item.firstIndex(of: "=") else { return nil }
-            let name = item[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = item[item.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
-                value = String(value.dropFirst().dropLast())
+            let name = String(trimmed(item[..<equals]))
+            var value = trimmed(item[item.index(after: equals)...])
+            if value.utf8.count >= 2, value.first == "\"", value.last == "\"" {
+                value = value.dropFirst().dropLast()
             }
-            guard let decoded = value.removingPercentEncoding, result.updateValue(decoded, forKey: name) == nil else { return nil }
+            guard let decoded = PercentCoding.decode(value), result.updateValue(decoded, forKey: name) == nil else { return nil }
         }
         return result
     }
 
     /// RFC 5849 §3.4.1: method, base URI and normalized parameters, each percent-encoded, joined by `&`.
     static func baseString(method: String, baseURI: String, parameters: [(name: String, value: String)]) -> String {
-        let encoded: [(name: String, value: String)] = parameters.map { (percentEncode($0.name), percentEncode($0.value)) }
+        let encoded: [(name: String, value: String)] = parameters.map { (PercentCoding.encode($0.name), PercentCoding.encode($0.value)) }
         let sorted = encoded.sorted { (left, right) -> Bool in
             left.name == right.name ? left.value < right.value : left.name < right.name
         }
         let normalized = sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
-        return [method.uppercased(), percentEncode(baseURI), percentEncode(normalized)].joined(separator: "&")
+        return [method.uppercased(), PercentCoding.encode(baseURI), PercentCoding.encode(normalized)].joined(separator: "&")
     }
 
-    /// RFC 5849 §3.6: every byte except the unreserved `A-Z a-z 0-9 - . _ ~` as `%XX`.
-    static func percentEncode(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            let scalar = Unicode.Scalar(byte)
-            if unreserved.contains(scalar) {
-                result.unicodeScalars.append(scalar)
-            } else {
-                result += String(format: "%%%02X", byte)
-            }
-        }
-        return result
-    }
-
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-}
-
-/// A query string as `application/x-www-form-urlencoded` reads it: `+` is a space.
-enum QueryString {
-    static func parameters(_ query: String?) -> [(name: String, value: String)] {
-        guard let query, !query.isEmpty else { return [] }
-        return query.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (name: decode(parts[0]), value: parts.count > 1 ? decode(parts[1]) : "")
-        }
-    }
-
-    static func decode(_ text: Substring) -> String {
-        let spaced = text.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
-    }
 }

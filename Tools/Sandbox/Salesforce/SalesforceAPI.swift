@@ -600,7 +600,7 @@ struct SalesforceAPI {
 
     /// `/services/data/v62.0/sobjects/Account` → version 62 and the segments after it.
     static func versionedPath(_ path: String) -> (version: Int, versionText: String, segments: [String])? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { $0.removingPercentEncoding ?? String($0) }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { PercentCoding.decode($0) ?? String($0) }
         guard parts.count >= 3, parts[0] == "services", parts[1] == "data", parts[2].hasPrefix("v") else { return nil }
         let number = parts[2].dropFirst()
         guard number.hasSuffix(".0"), let major = Int(number.dropLast(2)), (20...66).contains(major) else { return nil }
@@ -610,12 +610,7 @@ struct SalesforceAPI {
     static func split(_ url: String) -> (path: String, query: [String: String]) {
         guard let mark = url.firstIndex(of: "?") else { return (url, [:]) }
         var query: [String: String] = [:]
-        for pair in url[url.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
-            query[name] = value
-        }
+        for (name, value) in QueryString.parameters(String(url[url.index(after: mark)...])) { query[name] = value }
         return (String(url[..<mark]), query)
     }
 }

@@ -56,11 +56,7 @@ public final class SalesforceSandbox: SandboxSystem {
     private func token(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         var form: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text) }
-            form[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
-        }
+        for (name, value) in QueryString.parameters(String(buffer: body)) { form[name] = value }
         environment.statistics.call("oauth2.token")
         let answer = await auth.token(
             form: form, authorization: request.headers[.authorization], instanceURL: "http://\(request.head.authority ?? "127.0.0.1")")
