@@ -55,6 +55,7 @@ struct JSONParser {
         default:
             let text = try numberText()
             guard building else { return .null }
+            if let integer = Self.smallInteger(text) { return .number(Decimal(integer)) }
             guard let number = Decimal(string: String(decoding: text, as: UTF8.self)) else { throw Failure() }
             return .number(number)
         }
@@ -211,6 +212,20 @@ struct JSONParser {
             index += 1
         }
         return value
+    }
+
+    /// A number of at most 18 digits without fraction or exponent, the common case (amounts in
+    /// cents, counts), as an `Int64`: reading it through `Decimal(string:)` costs about 40 times more.
+    private static func smallInteger(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let negative = text.first == UInt8(ascii: "-")
+        let digits = text.dropFirst(negative ? 1 : 0)
+        guard (1...18).contains(digits.count) else { return nil }
+        var value: Int64 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return negative ? -value : value
     }
 
     /// The text of a number, `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; the caller reads
