@@ -85,9 +85,13 @@ enum DateFormat {
     static func render(_ day: (year: Int, month: Int, day: Int), format: String) -> String {
         var output = ""
         var rest = Substring(format)
+        func padded(_ number: Int, to width: Int) -> String {
+            let digits = String(number)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
         let tokens: [(String, String)] = [
-            ("yyyy", String(format: "%04d", day.year)), ("MM", String(format: "%02d", day.month)),
-            ("dd", String(format: "%02d", day.day)), ("M", String(day.month)), ("d", String(day.day)),
+            ("yyyy", padded(day.year, to: 4)), ("MM", padded(day.month, to: 2)),
+            ("dd", padded(day.day, to: 2)), ("M", String(day.month)), ("d", String(day.day)),
         ]
         outer: while let first = rest.first {
             for (token, value) in tokens where rest.hasPrefix(token) {
