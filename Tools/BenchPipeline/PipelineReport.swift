@@ -221,8 +221,11 @@ struct PipelineReport: Encodable {
         for process in coLocated {
             lines.append(row(process.name, number(process.cpuSecondsPerThousandWebhooks, 2)))
         }
+        // Only a run that kept the cores busy says what they could carry; otherwise idle polling is in the cost.
+        let busy = "cores \(number(machineBusyShare * 100, 0))% busy"
         lines.append(row("machine, every process", number(machineCPUSecondsPerThousandWebhooks, 2),
-                         "cores \(number(machineBusyShare * 100, 0))% busy; at this cost they carry at most \(number(machineCPUCeiling, 0)) webhooks/s"))
+                         machineBusyShare >= 0.8 ? "\(busy); at this cost they carry at most \(number(machineCPUCeiling, 0)) webhooks/s"
+                             : "\(busy): the run waited on something else, such as a provider's limit"))
         lines.append("machine: \(machine["cores"] ?? "?") cores, \(machine["cpu"] ?? "?")")
         return lines.joined(separator: "\n")
     }
