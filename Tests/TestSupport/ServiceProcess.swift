@@ -32,9 +32,20 @@ public final class ServiceProcess: Sendable {
         // A thread of its own reads the output until the end, with blocking reads. A
         // `readabilityHandler` watches the pipe with a dispatch source instead, and libdispatch's
         // event loop crashed now and then in test runs that start many processes.
+        // Plain read(2), retried when a signal interrupts it: `FileHandle.availableData` traps on EINTR.
         let reading = output.fileHandleForReading
         let reader = Thread { [lines] in
-            while case let data = reading.availableData, !data.isEmpty { lines.append(data) }
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(reading.fileDescriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    lines.append(Data(buffer[..<count]))
+                } else if count < 0, errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
         }
         reader.name = "output of \(name)"
         reader.start()
