@@ -95,6 +95,9 @@ final class LedgerBatcher: Sendable {
         var lookups: [Lookup] = []
         var records: [Record] = []
         var closed = false
+        /// Whether the thread waits for a look-up: only then does a look-up signal it, so a batch costs
+        /// one wake-up rather than one per request.
+        var threadIsWaiting = false
     }
 
     private let database: any DatabaseWriter
@@ -107,22 +110,29 @@ final class LedgerBatcher: Sendable {
         self.database = database
         self.logger = logger
         let thread = Thread { [self] in
+            // Named from inside: Foundation on Linux names only the calling thread (`top -H`, `perf`).
+            Thread.current.name = "delivery-ledger"
             processBatches()
             exited.signal()
         }
-        thread.name = "delivery-ledger"
         thread.start()
     }
 
     func lookup(organization: String, deliveryID: String) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
-            let accepted = inbox.withLock { inbox in
-                guard !inbox.closed else { return false }
+            enum Outcome { case queued, queuedAndWake, closed }
+            let outcome = inbox.withLock { inbox -> Outcome in
+                guard !inbox.closed else { return .closed }
                 inbox.lookups.append(Lookup(organization: organization, deliveryID: deliveryID, continuation: continuation))
-                return true
+                guard inbox.threadIsWaiting else { return .queued }
+                inbox.threadIsWaiting = false
+                return .queuedAndWake
             }
-            guard accepted else { return continuation.resume(throwing: LedgerClosedError()) }
-            wakeup.signal()
+            switch outcome {
+            case .closed: continuation.resume(throwing: LedgerClosedError())
+            case .queuedAndWake: wakeup.signal()
+            case .queued: break
+            }
         }
     }
 
@@ -147,14 +157,29 @@ final class LedgerBatcher: Sendable {
 
     /// How long a record may wait for a look-up to share its transaction.
     static let recordFlushInterval = DispatchTimeInterval.milliseconds(100)
+    /// How long a batch waits for more look-ups once requests arrive concurrently: fewer, larger
+    /// transactions took about 40% off the ledger thread's CPU per webhook in the ingest benchmark, for
+    /// a millisecond more per webhook. A lone request never waits.
+    static let concurrentLookupWait: useconds_t = 1_000
 
     private func processBatches() {
+        var concurrent = false
         while true {
-            _ = wakeup.wait(timeout: .now() + Self.recordFlushInterval)
+            let idle = inbox.withLock { inbox in
+                let idle = inbox.lookups.isEmpty && !inbox.closed
+                inbox.threadIsWaiting = idle
+                return idle
+            }
+            if idle {
+                _ = wakeup.wait(timeout: .now() + Self.recordFlushInterval)
+                inbox.withLock { $0.threadIsWaiting = false }
+            }
+            if concurrent { usleep(Self.concurrentLookupWait) }
             let (lookups, records, closed) = inbox.withLock { inbox in
                 defer { inbox.lookups = []; inbox.records = [] }
                 return (inbox.lookups, inbox.records, inbox.closed)
             }
+            concurrent = lookups.count > 1
             if !lookups.isEmpty || !records.isEmpty { commit(records: records, answering: lookups) }
             if closed { return }
         }
