@@ -38,10 +38,10 @@ final class CurlEngine: Sendable {
     func start() {
         running.store(true, ordering: .releasing)
         let thread = Thread { [self] in
+            Thread.current.name = "curl-engine"
             loop()
             exited.signal()
         }
-        thread.name = "curl-engine"
         thread.start()
     }
 
