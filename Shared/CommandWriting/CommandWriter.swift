@@ -94,7 +94,7 @@ public final class CommandWriter: Sendable {
                     retryable: true)
                 outgoing += failure(error, message: parked.message, command: command, attempts: 0)
             }
-            try await send(outgoing)
+            try await producer.send(outgoing)
             try await store.forget(expired.map(\.commandID))
 
             let due = try await store.parked(before: now.addingTimeInterval(-settings.parkedRetryInterval.seconds))
@@ -143,7 +143,7 @@ public final class CommandWriter: Sendable {
             try await store.link(links)
             try await store.park(parked)
             // Each round's results go out as soon as its links are stored, not at the end of the batch.
-            try await send(outgoing)
+            try await producer.send(outgoing)
             outgoing = []
             var resumed: [Pending] = []
             for (connection, records) in written {
@@ -155,7 +155,7 @@ public final class CommandWriter: Sendable {
             }
             work = later + resumed
         }
-        try await send(outgoing)
+        try await producer.send(outgoing)
         try await store.forget(settled)
     }
 
@@ -221,14 +221,6 @@ public final class CommandWriter: Sendable {
             ?? KafkaOutgoingMessage(topic: Topic.syncResults, key: key, value: Array("{}".utf8))
     }
 
-    private func send(_ messages: [KafkaOutgoingMessage]) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for message in messages {
-                group.addTask { [producer] in _ = try await producer.send(message) }
-            }
-            try await group.waitForAll()
-        }
-    }
 }
 
 extension Duration {

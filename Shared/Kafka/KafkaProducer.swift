@@ -27,7 +27,7 @@ public final class KafkaProducer: Service, Sendable {
         self.client = try RDKafkaClient(kind: .producer, properties: configuration.properties, callbacks: callbacks)
         self.configuration = configuration
         self.logger = logger
-        self.pollThread = PollThread(name: "kafka-producer-poll", client: client)
+        self.pollThread = PollThread(name: "kafka-delivery", client: client)
         let dimensions = [("client_id", configuration.client.clientID)]
         self.sentCounter = Counter(label: "kafka_producer_messages_delivered_total", dimensions: dimensions)
         self.failedCounter = Counter(label: "kafka_producer_messages_failed_total", dimensions: dimensions)
@@ -44,24 +44,37 @@ public final class KafkaProducer: Service, Sendable {
     /// acknowledged within `deliveryTimeout`. A message whose send threw may still have reached the
     /// broker only if the acknowledgement itself was lost; consumers dedupe on the `ce_id` header.
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
-        let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-            let promise = DeliveryPromise(continuation)
-            if let error = enqueue(message, promise: promise) {
-                promise.resolve(.failure(error))
+        try await deliver([message]).get()
+    }
+
+    /// Produces `messages` in their order and waits until the brokers acknowledged every one.
+    ///
+    /// Messages with the same key keep their order in the partition, which concurrent single sends do
+    /// not promise. Throws the first `KafkaError` once every message is settled; the others may have
+    /// been stored, and a retry stores them twice with the same `ce_id`.
+    public func send(_ messages: [KafkaOutgoingMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        _ = try await deliver(messages).get()
+    }
+
+    /// Queues the messages in order; resumes with the last report, or the first failure, once all are settled.
+    private func deliver(_ messages: [KafkaOutgoingMessage]) async -> Result<KafkaDeliveryReport, KafkaError> {
+        let settled = await withCheckedContinuation { continuation in
+            let deliveries = DeliveryGroup(count: messages.count, continuation)
+            // After a message that cannot be queued, queue none of the rest: they would overtake it.
+            var refusal: KafkaError?
+            for message in messages {
+                refusal = refusal ?? enqueue(message, deliveries: deliveries)
+                if let refusal { deliveries.settle(.failure(refusal)) }
             }
         }
-        switch result {
-        case .success(let report):
-            sentCounter.increment()
-            return report
-        case .failure(let error):
-            failedCounter.increment()
-            throw error
-        }
+        if settled.delivered > 0 { sentCounter.increment(by: settled.delivered) }
+        if settled.failed > 0 { failedCounter.increment(by: settled.failed) }
+        return settled.outcome
     }
 
     /// Queues the message; returns the error when it could not be queued.
-    private func enqueue(_ message: KafkaOutgoingMessage, promise: DeliveryPromise) -> KafkaError? {
+    private func enqueue(_ message: KafkaOutgoingMessage, deliveries: DeliveryGroup) -> KafkaError? {
         guard state.withLock({ $0 == .open }) else { return .clientClosed }
         let headers = rd_kafka_headers_new(message.headers.count)
         for header in message.headers {
@@ -69,7 +82,8 @@ public final class KafkaProducer: Service, Sendable {
                 _ = rd_kafka_header_add(headers, header.name, -1, value.baseAddress, value.count)
             }
         }
-        let opaque = Unmanaged.passRetained(promise).toOpaque()
+        // One reference per queued message, released by its delivery report.
+        let opaque = Unmanaged.passRetained(deliveries).toOpaque()
         let error = message.key.withUnsafeBytes { key in
             message.value.withUnsafeBytes { value in
                 crossbill_produce(
@@ -80,9 +94,9 @@ public final class KafkaProducer: Service, Sendable {
             }
         }
         guard error.isSuccess else {
-            // Not queued: librdkafka did not take the headers or the promise.
+            // Not queued: librdkafka did not take the headers or the reference.
             rd_kafka_headers_destroy(headers)
-            Unmanaged<DeliveryPromise>.fromOpaque(opaque).release()
+            Unmanaged<DeliveryGroup>.fromOpaque(opaque).release()
             return KafkaError(error, context: "cannot queue message for \(message.topic)")
         }
         return nil
@@ -118,24 +132,55 @@ public final class KafkaProducer: Service, Sendable {
     }
 }
 
-/// Resumes one `send` exactly once with its delivery result.
-final class DeliveryPromise: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>?>
-
-    init(_ continuation: CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>) {
-        self.continuation = Mutex(continuation)
+/// The delivery reports of the messages one `send` queued: resumes the sender once, when the last
+/// report is in, with the last report or the first failure.
+final class DeliveryGroup: Sendable {
+    struct Settled: Sendable {
+        let outcome: Result<KafkaDeliveryReport, KafkaError>
+        let delivered: Int
+        let failed: Int
     }
 
-    func resolve(_ result: Result<KafkaDeliveryReport, KafkaError>) {
-        continuation.withLock { pending in
-            defer { pending = nil }
-            return pending
-        }?.resume(returning: result)
+    private struct State {
+        var remaining: Int
+        var delivered = 0
+        var lastReport: KafkaDeliveryReport?
+        var firstFailure: KafkaError?
+        var failed = 0
+        var continuation: CheckedContinuation<Settled, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int, _ continuation: CheckedContinuation<Settled, Never>) {
+        state = Mutex(State(remaining: count, continuation: continuation))
+    }
+
+    func settle(_ result: Result<KafkaDeliveryReport, KafkaError>) {
+        let finished = state.withLock { state -> (CheckedContinuation<Settled, Never>, Settled)? in
+            switch result {
+            case .success(let report):
+                state.delivered += 1
+                state.lastReport = report
+            case .failure(let error):
+                state.failed += 1
+                state.firstFailure = state.firstFailure ?? error
+            }
+            state.remaining -= 1
+            guard state.remaining == 0, let continuation = state.continuation else { return nil }
+            state.continuation = nil
+            // Every message settled, so there is a failure or a last report.
+            let outcome: Result<KafkaDeliveryReport, KafkaError> =
+                state.firstFailure.map { .failure($0) } ?? state.lastReport.map { .success($0) } ?? .failure(.clientClosed)
+            return (continuation, Settled(outcome: outcome, delivered: state.delivered, failed: state.failed))
+        }
+        if let (continuation, settled) = finished { continuation.resume(returning: settled) }
     }
 }
 
 /// Serves a client's callbacks on its own thread, so they never wait for a Swift task.
 final class PollThread: Sendable {
+    /// The thread's name in `top -H` and `perf`: at most 15 bytes, or Linux keeps the process's name.
     private let name: String
     private let client: RDKafkaClient
     private let running = Atomic<Bool>(false)
@@ -149,12 +194,12 @@ final class PollThread: Sendable {
     func start() {
         running.store(true, ordering: .releasing)
         let thread = Thread { [self] in
+            Thread.current.name = name
             while running.load(ordering: .acquiring) {
                 client.poll(timeout: .milliseconds(100))
             }
             exited.signal()
         }
-        thread.name = name
         thread.start()
     }
 

@@ -173,15 +173,15 @@ final class RDKafkaCallbacks: Sendable {
         }
     }
 
-    /// Resolves the delivery promise carried as the message's opaque.
+    /// Settles the message in the delivery group carried as its opaque.
     static func delivered(_ message: rd_kafka_message_t) {
         guard let opaque = message._private else { return }
-        let promise = Unmanaged<DeliveryPromise>.fromOpaque(opaque).takeRetainedValue()
+        let deliveries = Unmanaged<DeliveryGroup>.fromOpaque(opaque).takeRetainedValue()
         if message.err.isSuccess {
             let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-            promise.resolve(.success(KafkaDeliveryReport(topic: topic, partition: message.partition, offset: message.offset)))
+            deliveries.settle(.success(KafkaDeliveryReport(topic: topic, partition: message.partition, offset: message.offset)))
         } else {
-            promise.resolve(.failure(KafkaError(message.err, context: "delivery failed")))
+            deliveries.settle(.failure(KafkaError(message.err, context: "delivery failed")))
         }
     }
 }

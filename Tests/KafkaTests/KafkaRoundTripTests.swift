@@ -54,6 +54,23 @@ struct KafkaRoundTripTests {
         #expect(partitionsByKey.values.allSatisfy { $0.count == 1 })
     }
 
+    @Test func aBatchSendKeepsTheOrderOfEachKey() async throws {
+        // Two keys interleaved, so each key's messages are spread over the batch.
+        let messages = (0..<400).map { index in
+            KafkaOutgoingMessage(topic: topic, key: "customer-\(index % 2)", value: Array("\(index)".utf8))
+        }
+        try await producer.send(messages)
+
+        let consumer = try makeConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        let received = await collect(400, from: consumer)
+        await consumer.close()
+        #expect(received.count == 400)
+        for key in ["customer-0", "customer-1"] {
+            let values = received.filter { $0.keyString == key }.compactMap { Int(String(decoding: $0.value, as: UTF8.self)) }
+            #expect(values == values.sorted() && values.count == 200, "\(key) arrived in the order sent")
+        }
+    }
+
     /// librdkafka's batch consume waits for a whole batch until its timeout; `poll` must not. Waiting
     /// would hold this poll for ten minutes and fail the suite's two-minute limit.
     @Test func pollReturnsTheFirstMessageWithoutWaitingForAFullBatch() async throws {
@@ -154,6 +171,9 @@ struct KafkaRoundTripTests {
         producer.close(flushTimeout: .seconds(1))
         await #expect(throws: KafkaError.self) {
             _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: "k", value: []))
+        }
+        await #expect(throws: KafkaError.self) {
+            try await producer.send([KafkaOutgoingMessage(topic: topic, key: "k", value: []), KafkaOutgoingMessage(topic: topic, key: "k", value: [])])
         }
     }
 }

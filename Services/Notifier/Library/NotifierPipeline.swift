@@ -42,10 +42,7 @@ struct ResultRecorder: Sendable {
                 refused += refusal(of: message, violation: error)
             }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for message in refused { group.addTask { _ = try await producer.send(message) } }
-            try await group.waitForAll()
-        }
+        try await producer.send(refused)
         try await store.record(results: results, deadLetters: deadLetters, coalesceWindow: coalesceWindow)
     }
 

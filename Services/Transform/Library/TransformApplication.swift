@@ -78,12 +78,7 @@ struct TransformProcessor: Sendable {
             }
             return outgoing
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for message in messages {
-                group.addTask { _ = try await producer.send(message) }
-            }
-            try await group.waitForAll()
-        }
+        try await producer.send(messages)
         try await state.apply(changes)
         let commandCount = messages.count { $0.topic == Topic.crmCommands || $0.topic == Topic.erpCommands }
         commands.increment(by: commandCount)
