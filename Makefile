@@ -35,11 +35,14 @@ test: test-deps
 run: build
 	@Tools/scripts/run-local.sh
 
-## bench: ingest against a bare Hummingbird endpoint, then the whole pipeline against the sandbox.
+## bench: ingest against a bare Hummingbird endpoint, then the whole pipeline against the sandbox at
+## saturation, then at 500 webhooks/s with Salesforce answering in 20-60 ms (the CRM latency target).
 bench: bench-deps
 	$(SWIFT) build -c release
 	@Tools/scripts/bench-ingest.sh
 	@.build/release/bench-pipeline --customers $${BENCH_CUSTOMERS:-1000} --plot bench-results/pipeline-latency.png $${BENCH_PIPELINE_OPTIONS:-}
+	@.build/release/bench-pipeline --customers 1200 --rate 500 --salesforce-latency 20-60 --transport-messages 0 \
+		--output bench-results/pipeline-500.json --plot bench-results/pipeline-500-latency.png
 
 clean:
 	rm -rf .build var bench-results

@@ -116,30 +116,36 @@ struct BenchPipeline: AsyncParsableCommand {
         let posted = Counter(), next = Counter(startingAt: 1)
         let start = ContinuousClock.now
         let pacing = rate.map { Duration.seconds(1) / $0 }
-        let postingDone = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
-            for _ in 0..<min(concurrency, customers) {
-                group.addTask {
-                    while true {
-                        let index = next.takeNext()
-                        guard index <= customers else { return ContinuousClock.now }
-                        for webhook in webhooks[index - 1] {
-                            let sequence = posted.takeNext()
-                            if let pacing { try await Task.sleep(until: start + pacing * sequence) }
-                            try await stack.post(webhook)
-                            latencies.accepted(webhook.uniqueKey)
+        let (sent, postingDone) = try await withThrowingTaskGroup(of: BusyMark?.self) { group in
+            group.addTask {
+                try await withThrowingTaskGroup(of: Void.self) { senders in
+                    for _ in 0..<min(concurrency, customers) {
+                        senders.addTask {
+                            while true {
+                                let index = next.takeNext()
+                                guard index <= customers else { return }
+                                for webhook in webhooks[index - 1] {
+                                    let sequence = posted.takeNext()
+                                    if let pacing { try await Task.sleep(until: start + pacing * sequence) }
+                                    try await stack.post(webhook)
+                                    latencies.accepted(webhook.uniqueKey)
+                                }
+                            }
                         }
                     }
+                    try await senders.waitForAll()
                 }
+                return BusyMark.now()
             }
             group.addTask {
                 try await stack.waitForStories(customers + 1, timeout: .seconds(timeout)) { progress in
                     "posted \(posted.current)/\(total) webhooks · \(progress)"
                 }
-                return ContinuousClock.now
+                return nil
             }
-            var last = start
-            for try await finished in group { last = max(last, finished) }
-            return last
+            var sent: BusyMark?
+            for try await finished in group { sent = sent ?? finished }
+            return (sent, ContinuousClock.now)
         }
         let elapsed = postingDone - start
         // The last writes' results are still on their way: read until they stop coming.
@@ -154,7 +160,7 @@ struct BenchPipeline: AsyncParsableCommand {
             customers: customers, webhooks: total, rate: rate, elapsed: elapsed,
             netsuiteConcurrencyLimit: netsuiteConcurrencyLimit,
             salesforceLatency: salesforceLatency, netsuiteLatency: netsuiteLatency,
-            before: before, after: after,
+            before: before, sent: sent, after: after,
             crmLatency: LatencySummary(latencies.samples(reporter: "crm-writer")),
             erpLatency: LatencySummary(latencies.samples(reporter: "erp-writer")),
             crmStages: StageLatencies(latencies.stages(reporter: "crm-writer")),

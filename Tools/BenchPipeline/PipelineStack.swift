@@ -212,7 +212,7 @@ struct PipelineStack: Sendable {
         measuredProcesses[Self.loadGenerator] = measured(getpid())
         return StackSample(
             salesforce: try await statistics(salesforceURL), netsuite: try await statistics(netsuiteURL),
-            processes: measuredProcesses, machineBusySeconds: ProcessStatistics.machineBusySeconds() ?? 0, taken: .now)
+            processes: measuredProcesses, machine: .now())
     }
 
     func stop() async {
@@ -232,6 +232,23 @@ struct StackSample: Sendable {
     let netsuite: JSONValue
     /// The services, the co-located processes and the load generator, by name.
     let processes: [String: Process]
-    let machineBusySeconds: Double
+    let machine: BusyMark
+}
+
+/// The machine's busy CPU seconds at a moment: two marks give how busy its cores were between them.
+struct BusyMark: Sendable {
+    let busySeconds: Double
     let taken: ContinuousClock.Instant
+
+    static func now() -> BusyMark {
+        BusyMark(busySeconds: ProcessStatistics.machineBusySeconds() ?? 0, taken: .now)
+    }
+
+    /// CPU seconds busy since `earlier`, and the share of all `cores` that is.
+    func busy(since earlier: BusyMark, cores: Int) -> (seconds: Double, share: Double) {
+        let seconds = busySeconds - earlier.busySeconds
+        let elapsed = taken - earlier.taken
+        let available = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * Double(cores)
+        return (seconds, available > 0 ? seconds / available : 0)
+    }
 }
