@@ -220,7 +220,6 @@ public final class CommandWriter: Sendable {
             traceParent: message.header(MessageHeader.traceParent) ?? ""))
             ?? KafkaOutgoingMessage(topic: Topic.syncResults, key: key, value: Array("{}".utf8))
     }
-
 }
 
 extension Duration {
