@@ -159,7 +159,7 @@ final class LedgerBatcher: Sendable {
     static let recordFlushInterval = DispatchTimeInterval.milliseconds(100)
     /// How long a batch waits for more look-ups once requests arrive concurrently: fewer, larger
     /// transactions took about 40% off the ledger thread's CPU per webhook in the ingest benchmark, for
-    /// a millisecond more per webhook. A lone request never waits.
+    /// a millisecond more per webhook. Requests that come one at a time never wait.
     static let concurrentLookupWait: useconds_t = 1_000
 
     private func processBatches() {
