@@ -157,13 +157,8 @@ final class LedgerBatcher: Sendable {
 
     /// How long a record may wait for a look-up to share its transaction.
     static let recordFlushInterval = DispatchTimeInterval.milliseconds(100)
-    /// How long a batch waits for more look-ups once requests arrive concurrently: fewer, larger
-    /// transactions took about 40% off the ledger thread's CPU per webhook in the ingest benchmark, for
-    /// a millisecond more per webhook. Requests that come one at a time never wait.
-    static let concurrentLookupWait: useconds_t = 1_000
 
     private func processBatches() {
-        var concurrent = false
         while true {
             let idle = inbox.withLock { inbox in
                 let idle = inbox.lookups.isEmpty && !inbox.closed
@@ -174,12 +169,10 @@ final class LedgerBatcher: Sendable {
                 _ = wakeup.wait(timeout: .now() + Self.recordFlushInterval)
                 inbox.withLock { $0.threadIsWaiting = false }
             }
-            if concurrent { usleep(Self.concurrentLookupWait) }
             let (lookups, records, closed) = inbox.withLock { inbox in
                 defer { inbox.lookups = []; inbox.records = [] }
                 return (inbox.lookups, inbox.records, inbox.closed)
             }
-            concurrent = lookups.count > 1
             if !lookups.isEmpty || !records.isEmpty { commit(records: records, answering: lookups) }
             if closed { return }
         }
