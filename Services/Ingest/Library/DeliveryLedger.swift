@@ -95,9 +95,6 @@ final class LedgerBatcher: Sendable {
         var lookups: [Lookup] = []
         var records: [Record] = []
         var closed = false
-        /// Whether the thread waits for a look-up: only then does a look-up signal it, so a batch costs
-        /// one wake-up rather than one per request.
-        var threadIsWaiting = false
     }
 
     private let database: any DatabaseWriter
@@ -120,19 +117,13 @@ final class LedgerBatcher: Sendable {
 
     func lookup(organization: String, deliveryID: String) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
-            enum Outcome { case queued, queuedAndWake, closed }
-            let outcome = inbox.withLock { inbox -> Outcome in
-                guard !inbox.closed else { return .closed }
+            let accepted = inbox.withLock { inbox in
+                guard !inbox.closed else { return false }
                 inbox.lookups.append(Lookup(organization: organization, deliveryID: deliveryID, continuation: continuation))
-                guard inbox.threadIsWaiting else { return .queued }
-                inbox.threadIsWaiting = false
-                return .queuedAndWake
+                return true
             }
-            switch outcome {
-            case .closed: continuation.resume(throwing: LedgerClosedError())
-            case .queuedAndWake: wakeup.signal()
-            case .queued: break
-            }
+            guard accepted else { return continuation.resume(throwing: LedgerClosedError()) }
+            wakeup.signal()
         }
     }
 
@@ -160,15 +151,7 @@ final class LedgerBatcher: Sendable {
 
     private func processBatches() {
         while true {
-            let idle = inbox.withLock { inbox in
-                let idle = inbox.lookups.isEmpty && !inbox.closed
-                inbox.threadIsWaiting = idle
-                return idle
-            }
-            if idle {
-                _ = wakeup.wait(timeout: .now() + Self.recordFlushInterval)
-                inbox.withLock { $0.threadIsWaiting = false }
-            }
+            _ = wakeup.wait(timeout: .now() + Self.recordFlushInterval)
             let (lookups, records, closed) = inbox.withLock { inbox in
                 defer { inbox.lookups = []; inbox.records = [] }
                 return (inbox.lookups, inbox.records, inbox.closed)
