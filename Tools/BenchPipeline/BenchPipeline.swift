@@ -72,26 +72,35 @@ struct BenchPipeline: AsyncParsableCommand {
             FileHandle.standardError.write(Data("transport baseline: \(transportMessages) messages through billing.events…\n".utf8))
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-transport-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            transport = try await TransportBaseline.measure(
-                binaries: binaries, directory: directory, messages: transportMessages, value: stories.story(0)[0].body)
+            do {
+                transport = try await TransportBaseline.measure(
+                    binaries: binaries, directory: directory, messages: transportMessages, value: stories.story(0)[0].body)
+            } catch {
+                FileHandle.standardError.write(Data("logs kept in \(directory.path)\n".utf8))
+                throw error
+            }
+            try? FileManager.default.removeItem(at: directory)
         }
         let stack = try await PipelineStack.start(
             binaries: binaries,
             salesforceLatency: try LatencyRange(salesforceLatency), netsuiteLatency: try LatencyRange(netsuiteLatency),
             netsuiteConcurrencyLimit: netsuiteConcurrencyLimit, netsuiteMapping: netsuiteMapping)
+        var report: PipelineReport
         do {
-            var report = try await measure(on: stack, stories: stories)
-            await stack.stop()
-            report.transportMessagesPerSecond = transport
-            try report.write(to: URL(fileURLWithPath: output))
-            if let plot { try report.plot(to: plot) }
-            print(report.table)
-            FileHandle.standardError.write(Data("wrote \(output)\(plot.map { " and \($0)" } ?? "")\n".utf8))
+            report = try await measure(on: stack, stories: stories)
         } catch {
             await stack.stop()
             FileHandle.standardError.write(Data("logs kept in \(stack.directory.path)\n".utf8))
             throw error
         }
+        await stack.stop()
+        // The services' databases and logs are only worth keeping when the run failed.
+        try? FileManager.default.removeItem(at: stack.directory)
+        report.transportMessagesPerSecond = transport
+        try report.write(to: URL(fileURLWithPath: output))
+        if let plot { try report.plot(to: plot) }
+        print(report.table)
+        FileHandle.standardError.write(Data("wrote \(output)\(plot.map { " and \($0)" } ?? "")\n".utf8))
     }
 
     private func measure(on stack: PipelineStack, stories: WebhookStories) async throws -> PipelineReport {
