@@ -8,7 +8,9 @@
 3. The failure's page has a Retry button; pressing it replays the command and says where to.
 Prints one line per step; exits 1 at the first step that does not hold.
 """
+import os
 import sys
+import tempfile
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -67,4 +69,7 @@ if __name__ == "__main__":
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    main(*sys.argv[1:])
+    # Chromium leaves a directory with its singleton socket under TMPDIR: this one goes afterwards.
+    with tempfile.TemporaryDirectory(prefix="dashboard-", ignore_cleanup_errors=True) as scratch:
+        os.environ["TMPDIR"] = scratch
+        main(*sys.argv[1:])

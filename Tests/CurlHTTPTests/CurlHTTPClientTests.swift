@@ -160,26 +160,26 @@ struct CurlHTTPClientTests {
 
     /// A TLS server with a self-signed certificate: `openssl s_server`, on a free loopback port.
     private func withSelfSignedTLSServer(_ body: (String) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let key = directory.appendingPathComponent("key.pem").path
-        let certificate = directory.appendingPathComponent("cert.pem").path
-        let generate = try ServiceProcess.system("openssl", arguments: [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-            "-days", "1", "-subj", "/CN=127.0.0.1",
-        ])
-        #expect(try await generate.terminate(timeout: .seconds(30)) == 0)
-        let server = try ServiceProcess.system("openssl", arguments: [
-            "s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www",
-        ])
-        let accept = try await server.waitForLine(containing: "ACCEPT 127.0.0.1:")
-        do {
-            try await body("https://127.0.0.1:\(accept.split(separator: ":").last!)")
-        } catch {
+        try await withTemporaryDirectory(prefix: "tls") { directory in
+            let key = directory.appendingPathComponent("key.pem").path
+            let certificate = directory.appendingPathComponent("cert.pem").path
+            let generate = try ServiceProcess.system("openssl", arguments: [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                "-days", "1", "-subj", "/CN=127.0.0.1",
+            ])
+            #expect(try await generate.terminate(timeout: .seconds(30)) == 0)
+            let server = try ServiceProcess.system("openssl", arguments: [
+                "s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www",
+            ])
+            let accept = try await server.waitForLine(containing: "ACCEPT 127.0.0.1:")
+            do {
+                try await body("https://127.0.0.1:\(accept.split(separator: ":").last!)")
+            } catch {
+                try await server.kill()
+                throw error
+            }
             try await server.kill()
-            throw error
         }
-        try await server.kill()
     }
 
     @Test func anUntrustedCertificateIsRefusedUnlessVerificationIsOff() async throws {

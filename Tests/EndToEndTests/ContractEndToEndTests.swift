@@ -229,12 +229,13 @@ struct ContractEndToEndTests {
             ]
             return String(decoding: line.encoded(), as: UTF8.self)
         }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString).jsonl")
-        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let jsonLines = lines.joined(separator: "\n")
+        let file = stack.directory.appendingPathComponent("contract-messages.jsonl")
+        try jsonLines.write(to: file, atomically: true, encoding: .utf8)
         let (status, output) = try await contractScript(["validate", file.path])
-        // A failure keeps the messages for a look.
-        #expect(status == 0, "\(output.split(separator: "\n").suffix(40).joined(separator: " | ")) (messages in \(file.path))")
-        if status == 0 { try? FileManager.default.removeItem(at: file) }
+        #expect(status == 0, "\(output.split(separator: "\n").suffix(40).joined(separator: " | "))")
+        // The file goes with the stack; a failure attaches the messages, which `swift test --attachments-path` keeps.
+        if status != 0 { Attachment.record(jsonLines, named: "contract-messages.jsonl") }
         var counts: [String: Int] = [:]
         for line in output.split(separator: "\n") {
             let parts = line.split(separator: "\t")

@@ -20,9 +20,7 @@ struct IngestEndToEndTests {
         let ingestURL: String
     }
 
-    private func startStack() async throws -> Stack {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    private func startStack(in directory: URL) async throws -> Stack {
         let broker = try ServiceProcess(
             "dev-broker",
             arguments: ["--control-port", "0", "--partitions", "3", "--bootstrap-file", directory.appendingPathComponent("bootstrap").path]
@@ -61,43 +59,46 @@ struct IngestEndToEndTests {
     }
 
     @Test func webhooksArriveAnOutageGets503AndIngestRecoversAndStopsCleanly() async throws {
-        let stack = try await startStack()
-        let client = CurlHTTPClient(logger: quietLogger)
-        defer { client.shutdown() }
+        // Both processes end inside the scope: terminated at the end, or killed when released after a failure.
+        try await withTemporaryDirectory(prefix: "e2e") { directory in
+            let stack = try await startStack(in: directory)
+            let client = CurlHTTPClient(logger: quietLogger)
+            defer { client.shutdown() }
 
-        let names = Fixtures.lagoWebhookNames
-        for name in names {
-            let response = try await post(client, stack, try Fixtures.lago(name), uniqueKey: "e2e-\(name)")
-            #expect(response.status == .ok, "\(name): \(response.bodyText)")
+            let names = Fixtures.lagoWebhookNames
+            for name in names {
+                let response = try await post(client, stack, try Fixtures.lago(name), uniqueKey: "e2e-\(name)")
+                #expect(response.status == .ok, "\(name): \(response.bodyText)")
+            }
+
+            // Outage: every broker down. Ingest must not acknowledge what it could not store.
+            let outage = try await client.execute(HTTPClientRequest(method: .post, url: "\(stack.controlURL)/cluster/down"))
+            #expect(outage.status == .noContent)
+            let invoice = try Fixtures.lago("invoice.created")
+            let refused = try await post(client, stack, invoice, uniqueKey: "during-outage")
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headers[.retryAfter] != nil)
+            #expect(refused.headers[.contentType] == "application/problem+json")
+
+            // Recovery: the sender's retry (same delivery id) is accepted.
+            _ = try await client.execute(HTTPClientRequest(method: .post, url: "\(stack.controlURL)/cluster/up"))
+            var retried: HTTPClientResponse?
+            for _ in 0..<20 {
+                retried = try await post(client, stack, invoice, uniqueKey: "during-outage")
+                if retried?.status == .ok { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(retried?.status == .ok)
+
+            let consumer = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.billingEvents])
+            let events = await collect(names.count + 1, from: consumer)
+            await consumer.close()
+            let ids = Set(events.compactMap { $0.header(MessageHeader.id) })
+            #expect(ids == Set(names.map { "e2e-\($0)" } + ["during-outage"]))
+
+            #expect(try await stack.ingest.terminate() == 0, "ingest exits cleanly on SIGTERM")
+            try await stack.broker.terminate()
         }
-
-        // Outage: every broker down. Ingest must not acknowledge what it could not store.
-        let outage = try await client.execute(HTTPClientRequest(method: .post, url: "\(stack.controlURL)/cluster/down"))
-        #expect(outage.status == .noContent)
-        let invoice = try Fixtures.lago("invoice.created")
-        let refused = try await post(client, stack, invoice, uniqueKey: "during-outage")
-        #expect(refused.status == .serviceUnavailable)
-        #expect(refused.headers[.retryAfter] != nil)
-        #expect(refused.headers[.contentType] == "application/problem+json")
-
-        // Recovery: the sender's retry (same delivery id) is accepted.
-        _ = try await client.execute(HTTPClientRequest(method: .post, url: "\(stack.controlURL)/cluster/up"))
-        var retried: HTTPClientResponse?
-        for _ in 0..<20 {
-            retried = try await post(client, stack, invoice, uniqueKey: "during-outage")
-            if retried?.status == .ok { break }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        #expect(retried?.status == .ok)
-
-        let consumer = try makeConsumer(bootstrapServers: stack.bootstrapServers, topics: [Topic.billingEvents])
-        let events = await collect(names.count + 1, from: consumer)
-        await consumer.close()
-        let ids = Set(events.compactMap { $0.header(MessageHeader.id) })
-        #expect(ids == Set(names.map { "e2e-\($0)" } + ["during-outage"]))
-
-        #expect(try await stack.ingest.terminate() == 0, "ingest exits cleanly on SIGTERM")
-        try await stack.broker.terminate()
     }
 
     @Test func ingestRefusesToStartWithABadConfiguration() async throws {

@@ -45,10 +45,6 @@ struct NotifierEndToEndTests {
         return Array(person.encoded())
     }
 
-    static func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("notifier-\(UUID().uuidString)").appendingPathComponent(name).path
-    }
-
     /// A failed NetSuite result, as erp-writer reports one, keyed by its customer.
     static func failedResult(commandID: String, billingID: String = "inv-storm-1", code: String = "USER_ERROR") throws -> KafkaOutgoingMessage {
         let result = SyncResult(
@@ -82,7 +78,8 @@ struct NotifierEndToEndTests {
         let receiver = WebhookReceiver(secret: Self.secret)
         try await receiver.serve { url in
             try await withSyncStack { stack in
-                let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
+                let notifier = try Self.startNotifier(
+                    bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: stack.directory.appendingPathComponent("notifier.sqlite").path)
                 do {
                     _ = try await Self.listeningURL(notifier)
                     #expect(try await stack.post(try Self.namelessPerson(), uniqueKey: "notifier-person").status == .ok)
@@ -138,7 +135,8 @@ struct NotifierEndToEndTests {
         let receiver = WebhookReceiver(secret: Self.secret)
         try await receiver.serve { url in
             try await withSyncStack { stack in
-                let notifier = try Self.startNotifier(bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
+                let notifier = try Self.startNotifier(
+                    bootstrap: stack.bootstrapServers, receiverURL: url, databasePath: stack.directory.appendingPathComponent("notifier.sqlite").path)
                 do {
                     let base = try await Self.listeningURL(notifier)
                     #expect(try await stack.post(try Self.namelessPerson(), uniqueKey: "dashboard-person").status == .ok)
@@ -180,186 +178,196 @@ struct NotifierEndToEndTests {
     }
 
     @Test func aFailingReceiverGetsRetriesWithTheSameDeliveryIDUntilItSucceeds() async throws {
-        let receiver = WebhookReceiver(secret: Self.secret, failFirst: [500, 503])
-        let (broker, bootstrap) = try await Self.startBroker()
-        try await receiver.serve { url in
-            let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"))
-            let api = try await Self.listeningURL(notifier)
-            let producer = try Self.producer(bootstrap)
-            _ = try await producer.send(try Self.failedResult(commandID: "retry-1"))
-            let deliveries = try await receiver.waitForDeliveries(3)
-            #expect(deliveries.count == 3)
-            #expect(Set(deliveries.map(\.id)).count == 1, "one delivery id across retries")
-            #expect(deliveries.allSatisfy { $0.signatureValid })
-            // The delivery log says it was delivered at the third attempt.
-            let http = CurlHTTPClient(logger: quietLogger)
-            var log: JSONValue?
-            for _ in 0..<50 {
-                let response = try await http.execute(HTTPClientRequest(
-                    url: "\(api)/api/v1/deliveries", headers: [.authorization: "Bearer \(Self.token)"]))
-                log = JSONValue.parse(Data(response.body))?.arrayValue?.first
-                if log?["status"] == "delivered" { break }
-                try await Task.sleep(for: .milliseconds(100))
+        try await withTemporaryDirectory(prefix: "notifier") { directory in
+            let receiver = WebhookReceiver(secret: Self.secret, failFirst: [500, 503])
+            let (broker, bootstrap) = try await Self.startBroker()
+            try await receiver.serve { url in
+                let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: directory.appendingPathComponent("notifier.sqlite").path)
+                let api = try await Self.listeningURL(notifier)
+                let producer = try Self.producer(bootstrap)
+                _ = try await producer.send(try Self.failedResult(commandID: "retry-1"))
+                let deliveries = try await receiver.waitForDeliveries(3)
+                #expect(deliveries.count == 3)
+                #expect(Set(deliveries.map(\.id)).count == 1, "one delivery id across retries")
+                #expect(deliveries.allSatisfy { $0.signatureValid })
+                // The delivery log says it was delivered at the third attempt.
+                let http = CurlHTTPClient(logger: quietLogger)
+                var log: JSONValue?
+                for _ in 0..<50 {
+                    let response = try await http.execute(HTTPClientRequest(
+                        url: "\(api)/api/v1/deliveries", headers: [.authorization: "Bearer \(Self.token)"]))
+                    log = JSONValue.parse(Data(response.body))?.arrayValue?.first
+                    if log?["status"] == "delivered" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(log?["status"] == "delivered")
+                #expect(log?["attempts"] == 3)
+                http.shutdown()
+                producer.close(flushTimeout: .seconds(1))
+                try await notifier.terminate()
             }
-            #expect(log?["status"] == "delivered")
-            #expect(log?["attempts"] == 3)
-            http.shutdown()
-            producer.close(flushTimeout: .seconds(1))
-            try await notifier.terminate()
+            try await broker.terminate()
         }
-        try await broker.terminate()
     }
 
     @Test func aNotifierKilledMidDeliveryDeliversAfterRestartWithTheSameID() async throws {
-        // The first request hangs; the notifier is killed while it waits.
-        let receiver = WebhookReceiver(secret: Self.secret, stallFirst: 1)
-        let (broker, bootstrap) = try await Self.startBroker()
-        let database = Self.temporaryPath("n.sqlite")
-        try await receiver.serve { url in
-            let first = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
-            _ = try await Self.listeningURL(first)
-            let producer = try Self.producer(bootstrap)
-            _ = try await producer.send(try Self.failedResult(commandID: "crash-1", billingID: "inv-crash-1"))
-            _ = try await producer.send(try Self.failedResult(commandID: "crash-2", billingID: "inv-crash-2"))
-            // Kill once both are out: one is answered, the other hangs.
-            _ = try await receiver.waitForDeliveries(2)
-            try await first.kill()
+        try await withTemporaryDirectory(prefix: "notifier") { directory in
+            // The first request hangs; the notifier is killed while it waits.
+            let receiver = WebhookReceiver(secret: Self.secret, stallFirst: 1)
+            let (broker, bootstrap) = try await Self.startBroker()
+            let database = directory.appendingPathComponent("notifier.sqlite").path
+            try await receiver.serve { url in
+                let first = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
+                _ = try await Self.listeningURL(first)
+                let producer = try Self.producer(bootstrap)
+                _ = try await producer.send(try Self.failedResult(commandID: "crash-1", billingID: "inv-crash-1"))
+                _ = try await producer.send(try Self.failedResult(commandID: "crash-2", billingID: "inv-crash-2"))
+                // Kill once both are out: one is answered, the other hangs.
+                _ = try await receiver.waitForDeliveries(2)
+                try await first.kill()
 
-            let second = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
-            _ = try await Self.listeningURL(second)
-            let deliveries = try await receiver.waitForDeliveries(3, timeout: .seconds(30))
-            try await Task.sleep(for: .seconds(2))
-            let all = receiver.deliveries
-            // Both alerts arrive; the one cut off arrives again with its id. A delivery answered just as
-            // the process died may come again too (at least once, same id); nothing else repeats.
-            let ids = all.map(\.id)
-            #expect(Set(ids).count == 2, "\(ids)")
-            #expect(deliveries.count >= 3)
-            #expect(ids.count <= 4, "\(ids)")
-            #expect(Set(ids).allSatisfy { id in ids.filter { $0 == id }.count <= 2 }, "\(ids)")
-            #expect(all.allSatisfy { $0.signatureValid })
-            producer.close(flushTimeout: .seconds(1))
-            try await second.terminate()
+                let second = try Self.startNotifier(bootstrap: bootstrap, receiverURL: url, databasePath: database)
+                _ = try await Self.listeningURL(second)
+                let deliveries = try await receiver.waitForDeliveries(3, timeout: .seconds(30))
+                try await Task.sleep(for: .seconds(2))
+                let all = receiver.deliveries
+                // Both alerts arrive; the one cut off arrives again with its id. A delivery answered just as
+                // the process died may come again too (at least once, same id); nothing else repeats.
+                let ids = all.map(\.id)
+                #expect(Set(ids).count == 2, "\(ids)")
+                #expect(deliveries.count >= 3)
+                #expect(ids.count <= 4, "\(ids)")
+                #expect(Set(ids).allSatisfy { id in ids.filter { $0 == id }.count <= 2 }, "\(ids)")
+                #expect(all.allSatisfy { $0.signatureValid })
+                producer.close(flushTimeout: .seconds(1))
+                try await second.terminate()
+            }
+            try await broker.terminate()
         }
-        try await broker.terminate()
     }
 
     @Test func aStormOfIdenticalFailuresYieldsOneCoalescedAlert() async throws {
-        let receiver = WebhookReceiver(secret: Self.secret)
-        let (broker, bootstrap) = try await Self.startBroker()
-        try await receiver.serve { url in
-            let notifier = try Self.startNotifier(
-                bootstrap: bootstrap, receiverURL: url, databasePath: Self.temporaryPath("n.sqlite"), coalesceMs: 3000)
-            _ = try await Self.listeningURL(notifier)
-            let producer = try Self.producer(bootstrap)
-            for index in 0..<20 {
-                _ = try await producer.send(try Self.failedResult(commandID: "storm-\(index)"))
+        try await withTemporaryDirectory(prefix: "notifier") { directory in
+            let receiver = WebhookReceiver(secret: Self.secret)
+            let (broker, bootstrap) = try await Self.startBroker()
+            try await receiver.serve { url in
+                let notifier = try Self.startNotifier(
+                    bootstrap: bootstrap, receiverURL: url, databasePath: directory.appendingPathComponent("notifier.sqlite").path, coalesceMs: 3000)
+                _ = try await Self.listeningURL(notifier)
+                let producer = try Self.producer(bootstrap)
+                for index in 0..<20 {
+                    _ = try await producer.send(try Self.failedResult(commandID: "storm-\(index)"))
+                }
+                let deliveries = try await receiver.waitForDeliveries(1)
+                try await Task.sleep(for: .seconds(4))
+                #expect(receiver.deliveries.count == 1)
+                let event = try #require(deliveries.first?.json)
+                #expect(event.at("accounting_provider_customer_error.occurrences") == 20)
+                #expect(event.at("accounting_provider_customer_error.document.number") == "INV-001")
+                let alerts = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.providerErrorAlerts])
+                var events = await ContractEndToEndTests.collectMessages(from: alerts, timeout: .seconds(40)) { !$0.isEmpty }
+                events += await ContractEndToEndTests.collectMessages(from: alerts, timeout: .seconds(2)) { _ in false }
+                await alerts.close()
+                #expect(events.count == 1)
+                producer.close(flushTimeout: .seconds(1))
+                try await notifier.terminate()
             }
-            let deliveries = try await receiver.waitForDeliveries(1)
-            try await Task.sleep(for: .seconds(4))
-            #expect(receiver.deliveries.count == 1)
-            let event = try #require(deliveries.first?.json)
-            #expect(event.at("accounting_provider_customer_error.occurrences") == 20)
-            #expect(event.at("accounting_provider_customer_error.document.number") == "INV-001")
-            let alerts = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.providerErrorAlerts])
-            var events = await ContractEndToEndTests.collectMessages(from: alerts, timeout: .seconds(40)) { !$0.isEmpty }
-            events += await ContractEndToEndTests.collectMessages(from: alerts, timeout: .seconds(2)) { _ in false }
-            await alerts.close()
-            #expect(events.count == 1)
-            producer.close(flushTimeout: .seconds(1))
-            try await notifier.terminate()
+            try await broker.terminate()
         }
-        try await broker.terminate()
     }
 
     /// sync.results is consumed too: a result that breaks the contract goes to sync.results.dlq with a
     /// failed result naming the field, and the results around it are recorded.
     @Test func resultsThatBreakTheContractGoToTheDeadLetterQueue() async throws {
-        let (broker, bootstrap) = try await Self.startBroker()
-        let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"))
-        let api = try await Self.listeningURL(notifier)
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(
-                bootstrapServers: bootstrap, statisticsInterval: .zero, additionalProperties: ["message.max.bytes": "2000000"])),
-            logger: quietLogger)
-        let valid = try Self.failedResult(commandID: "valid-before")
-        func broken(_ id: String, _ value: [UInt8], schema: String? = MessageSchema.syncResult.uri) -> KafkaOutgoingMessage {
-            var headers = [KafkaHeader(name: MessageHeader.id, value: id), KafkaHeader(name: MessageHeader.source, value: ContractEndToEndTests.testSource)]
-            if let schema { headers.append(KafkaHeader(name: MessageHeader.dataSchema, value: schema)) }
-            return KafkaOutgoingMessage(topic: Topic.syncResults, key: valid.key, value: value, headers: headers)
-        }
-        func edited(_ change: (inout [String: JSONValue]) -> Void) -> [UInt8] {
-            guard case .object(var members) = JSONValue.parse(valid.value) else { return [] }
-            change(&members)
-            return Array(JSONValue.object(members).encoded())
-        }
-        let cases: [(message: KafkaOutgoingMessage, code: String, field: String?)] = [
-            (broken("bad-type", edited { $0["attempts"] = "three" }), "invalid_message", "attempts"),
-            (broken("bad-missing", edited { $0["outcome"] = nil }), "invalid_message", "outcome"),
-            (broken("bad-version", valid.value, schema: "urn:crossbill:schema:sync-result:2"), "unsupported_schema", MessageHeader.dataSchema),
-            (broken("bad-json", Array("{\"outcome\"".utf8)), "invalid_json", nil),
-            (broken("bad-size", edited { $0["reason"] = .string(String(repeating: "x", count: MessageContract.maximumValueBytes)) }), "message_too_large", nil),
-        ]
-        _ = try await producer.send(valid)
-        for entry in cases { _ = try await producer.send(entry.message) }
-        _ = try await producer.send(try Self.failedResult(commandID: "valid-after", billingID: "inv-after"))
+        try await withTemporaryDirectory(prefix: "notifier") { directory in
+            let (broker, bootstrap) = try await Self.startBroker()
+            let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: directory.appendingPathComponent("notifier.sqlite").path)
+            let api = try await Self.listeningURL(notifier)
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(
+                    bootstrapServers: bootstrap, statisticsInterval: .zero, additionalProperties: ["message.max.bytes": "2000000"])),
+                logger: quietLogger)
+            let valid = try Self.failedResult(commandID: "valid-before")
+            func broken(_ id: String, _ value: [UInt8], schema: String? = MessageSchema.syncResult.uri) -> KafkaOutgoingMessage {
+                var headers = [KafkaHeader(name: MessageHeader.id, value: id), KafkaHeader(name: MessageHeader.source, value: ContractEndToEndTests.testSource)]
+                if let schema { headers.append(KafkaHeader(name: MessageHeader.dataSchema, value: schema)) }
+                return KafkaOutgoingMessage(topic: Topic.syncResults, key: valid.key, value: value, headers: headers)
+            }
+            func edited(_ change: (inout [String: JSONValue]) -> Void) -> [UInt8] {
+                guard case .object(var members) = JSONValue.parse(valid.value) else { return [] }
+                change(&members)
+                return Array(JSONValue.object(members).encoded())
+            }
+            let cases: [(message: KafkaOutgoingMessage, code: String, field: String?)] = [
+                (broken("bad-type", edited { $0["attempts"] = "three" }), "invalid_message", "attempts"),
+                (broken("bad-missing", edited { $0["outcome"] = nil }), "invalid_message", "outcome"),
+                (broken("bad-version", valid.value, schema: "urn:crossbill:schema:sync-result:2"), "unsupported_schema", MessageHeader.dataSchema),
+                (broken("bad-json", Array("{\"outcome\"".utf8)), "invalid_json", nil),
+                (broken("bad-size", edited { $0["reason"] = .string(String(repeating: "x", count: MessageContract.maximumValueBytes)) }), "message_too_large", nil),
+            ]
+            _ = try await producer.send(valid)
+            for entry in cases { _ = try await producer.send(entry.message) }
+            _ = try await producer.send(try Self.failedResult(commandID: "valid-after", billingID: "inv-after"))
 
-        let deadLetters = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.deadLetters(of: Topic.syncResults)])
-        let letters = await collect(cases.count, from: deadLetters, timeout: .seconds(30))
-        await deadLetters.close()
-        let results = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.syncResults])
-        let refusals = await ContractEndToEndTests.collectMessages(from: results, timeout: .seconds(30)) { messages in
-            messages.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }.count >= cases.count
-        }.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }
-        await results.close()
-        for entry in cases {
-            let id = entry.message.headers.first { $0.name == MessageHeader.id }?.stringValue
-            let letter = letters.first { $0.header(MessageHeader.id) == id }
-            #expect(letter?.header(DeadLetterHeader.errorCode) == entry.code, "\(id ?? "")")
-            #expect(letter?.header(DeadLetterHeader.errorField) == entry.field, "\(id ?? "")")
-            let refusal = refusals.first { $0.source.eventID == id }
-            #expect(refusal?.outcome == .failed, "\(id ?? "")")
-            #expect(refusal?.error?.code == entry.code, "\(id ?? "")")
-            #expect(refusal?.error?.path == entry.field, "\(id ?? "")")
+            let deadLetters = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.deadLetters(of: Topic.syncResults)])
+            let letters = await collect(cases.count, from: deadLetters, timeout: .seconds(30))
+            await deadLetters.close()
+            let results = try makeConsumer(bootstrapServers: bootstrap, topics: [Topic.syncResults])
+            let refusals = await ContractEndToEndTests.collectMessages(from: results, timeout: .seconds(30)) { messages in
+                messages.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }.count >= cases.count
+            }.compactMap { ContractEndToEndTests.result($0) }.filter { $0.reporter == "notifier" }
+            await results.close()
+            for entry in cases {
+                let id = entry.message.headers.first { $0.name == MessageHeader.id }?.stringValue
+                let letter = letters.first { $0.header(MessageHeader.id) == id }
+                #expect(letter?.header(DeadLetterHeader.errorCode) == entry.code, "\(id ?? "")")
+                #expect(letter?.header(DeadLetterHeader.errorField) == entry.field, "\(id ?? "")")
+                let refusal = refusals.first { $0.source.eventID == id }
+                #expect(refusal?.outcome == .failed, "\(id ?? "")")
+                #expect(refusal?.error?.code == entry.code, "\(id ?? "")")
+                #expect(refusal?.error?.path == entry.field, "\(id ?? "")")
+            }
+            // The valid results around them are in the history.
+            let http = CurlHTTPClient(logger: quietLogger)
+            var commands: Set<String> = []
+            for _ in 0..<100 where !commands.isSuperset(of: ["valid-before", "valid-after"]) {
+                let response = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
+                commands = Set(JSONValue.parse(Data(response.body))?.arrayValue?.compactMap { $0["command_id"]?.stringValue } ?? [])
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(commands.isSuperset(of: ["valid-before", "valid-after"]), "\(commands)")
+            http.shutdown()
+            producer.close(flushTimeout: .seconds(1))
+            try await notifier.terminate()
+            try await broker.terminate()
         }
-        // The valid results around them are in the history.
-        let http = CurlHTTPClient(logger: quietLogger)
-        var commands: Set<String> = []
-        for _ in 0..<100 where !commands.isSuperset(of: ["valid-before", "valid-after"]) {
-            let response = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
-            commands = Set(JSONValue.parse(Data(response.body))?.arrayValue?.compactMap { $0["command_id"]?.stringValue } ?? [])
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(commands.isSuperset(of: ["valid-before", "valid-after"]), "\(commands)")
-        http.shutdown()
-        producer.close(flushTimeout: .seconds(1))
-        try await notifier.terminate()
-        try await broker.terminate()
     }
 
     @Test func aLoopbackEndpointIsRefusedUnlessAllowedAndTheAPINeedsTheToken() async throws {
-        let (broker, bootstrap) = try await Self.startBroker()
-        let refused = try Self.startNotifier(
-            bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"),
-            extra: ["NOTIFIER_ALLOW_PRIVATE_ADDRESSES": "false"])
-        #expect(try await refused.waitForExit() == 2)
-        #expect(refused.output.joined().contains("notifier.endpoint.hook.url"), "\(refused.output.suffix(5))")
+        try await withTemporaryDirectory(prefix: "notifier") { directory in
+            let (broker, bootstrap) = try await Self.startBroker()
+            let refused = try Self.startNotifier(
+                bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: directory.appendingPathComponent("refused.sqlite").path,
+                extra: ["NOTIFIER_ALLOW_PRIVATE_ADDRESSES": "false"])
+            #expect(try await refused.waitForExit() == 2)
+            #expect(refused.output.joined().contains("notifier.endpoint.hook.url"), "\(refused.output.suffix(5))")
 
-        let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: Self.temporaryPath("n.sqlite"))
-        let api = try await Self.listeningURL(notifier)
-        let http = CurlHTTPClient(logger: quietLogger)
-        let anonymous = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results"))
-        #expect(anonymous.status == .unauthorized)
-        #expect(anonymous.headers[.contentType] == "application/problem+json")
-        let wrong = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer nope"]))
-        #expect(wrong.status == .unauthorized)
-        let page = try await http.execute(HTTPClientRequest(url: "\(api)/dashboard"))
-        #expect(page.status == .unauthorized)
-        #expect(page.bodyText.contains("id=\"login\""))
-        let allowed = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
-        #expect(allowed.status == .ok)
-        http.shutdown()
-        try await notifier.terminate()
-        try await broker.terminate()
+            let notifier = try Self.startNotifier(bootstrap: bootstrap, receiverURL: "http://127.0.0.1:9/hook", databasePath: directory.appendingPathComponent("notifier.sqlite").path)
+            let api = try await Self.listeningURL(notifier)
+            let http = CurlHTTPClient(logger: quietLogger)
+            let anonymous = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results"))
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.contentType] == "application/problem+json")
+            let wrong = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer nope"]))
+            #expect(wrong.status == .unauthorized)
+            let page = try await http.execute(HTTPClientRequest(url: "\(api)/dashboard"))
+            #expect(page.status == .unauthorized)
+            #expect(page.bodyText.contains("id=\"login\""))
+            let allowed = try await http.execute(HTTPClientRequest(url: "\(api)/api/v1/results", headers: [.authorization: "Bearer \(Self.token)"]))
+            #expect(allowed.status == .ok)
+            http.shutdown()
+            try await notifier.terminate()
+            try await broker.terminate()
+        }
     }
 }

@@ -13,6 +13,8 @@ struct SyncStack {
     static let organization = "b7ab2926-1de8-4428-9bcd-779314ac129b"
 
     let processes: [ServiceProcess]
+    /// The services' state, removed after they stop; a test may keep files of its own here.
+    let directory: URL
     let bootstrapServers: String
     let ingestURL: String
     let salesforceURL: String
@@ -122,9 +124,7 @@ struct SyncStack {
         return "http://127.0.0.1:\(port)"
     }
 
-    static func start(writerSettings: [String: String] = [:]) async throws -> SyncStack {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-sync-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    static func start(in directory: URL, writerSettings: [String: String] = [:]) async throws -> SyncStack {
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
         let broker = try ServiceProcess("dev-broker", arguments: ["--control-port", "0", "--partitions", "3"])
@@ -178,20 +178,23 @@ struct SyncStack {
         let ingestURL = try await listeningURL(ingest)
         for service in [transform, crmWriter, erpWriter] { _ = try await listeningURL(service) }
         return SyncStack(
-            processes: [broker, sandbox, ingest, transform, crmWriter, erpWriter], bootstrapServers: bootstrap,
+            processes: [broker, sandbox, ingest, transform, crmWriter, erpWriter], directory: directory, bootstrapServers: bootstrap,
             ingestURL: ingestURL, salesforceURL: salesforce, netsuiteURL: netsuite,
             http: CurlHTTPClient(configuration: .init(requestTimeout: .seconds(10)), logger: quietLogger))
     }
 }
 
-/// Runs `body` against a fresh stack and stops every process afterwards, also when `body` throws.
+/// Runs `body` against a fresh stack and stops every process afterwards, also when `body` throws;
+/// then removes the stack's directory.
 func withSyncStack(writerSettings: [String: String] = [:], _ body: (SyncStack) async throws -> Void) async throws {
-    let stack = try await SyncStack.start(writerSettings: writerSettings)
-    do {
-        try await body(stack)
-    } catch {
-        try? await stack.stop()
-        throw error
+    try await withTemporaryDirectory(prefix: "e2e-sync") { directory in
+        let stack = try await SyncStack.start(in: directory, writerSettings: writerSettings)
+        do {
+            try await body(stack)
+        } catch {
+            try? await stack.stop()
+            throw error
+        }
+        try await stack.stop()
     }
-    try await stack.stop()
 }

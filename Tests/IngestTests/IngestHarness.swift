@@ -16,10 +16,12 @@ struct IngestHarness {
 
     let cluster: KafkaMockCluster
     let configuration: IngestConfiguration
+    /// Where the application keeps its delivery ledger.
+    private let stateDirectory: URL
 
     init(organizationID: String? = IngestHarness.organizationID) throws {
         cluster = try makeMockCluster(topics: [Topic.billingEvents])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)")
+        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString)")
         configuration = IngestConfiguration(
             organizations: [
                 OrganizationSettings(
@@ -31,11 +33,13 @@ struct IngestHarness {
             ],
             maximumBodyBytes: 64 * 1024,
             produceTimeout: .seconds(2),
-            databasePath: directory.appendingPathComponent("ingest.sqlite").path
+            databasePath: stateDirectory.appendingPathComponent("ingest.sqlite").path
         )
     }
 
+    /// Runs the application for `test`, then removes its state: each harness runs it once.
     func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        defer { try? FileManager.default.removeItem(at: stateDirectory) }
         let app = try await IngestApplication.build(
             configuration: configuration,
             kafka: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers, statisticsInterval: .zero),
