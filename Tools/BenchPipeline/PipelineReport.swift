@@ -257,6 +257,7 @@ struct PipelineReport: Encodable {
     func plot(to path: String) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-plot-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         var series: [String] = []
         for (reporter, values) in latencySamples.sorted(by: { $0.key < $1.key }) where !values.isEmpty {
             let sorted = values.sorted()
