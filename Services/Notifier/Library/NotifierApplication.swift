@@ -51,7 +51,7 @@ public enum NotifierApplication {
             WebhookDeliverer(store: store, http: http, configuration: configuration, logger: logger),
             AlertPublisher(store: store, producer: producer, configuration: configuration, logger: logger),
             HistoryPruner(store: store, retention: configuration.historyRetention, logger: logger),
-            BatchConsumerService(consumer: consumer, name: name, logger: logger, process: recorder.process))
+            BatchConsumerService(consumer: consumer, name: name, logger: logger, linger: configuration.batchLinger, process: recorder.process))
         return app
     }
 }

@@ -42,6 +42,8 @@ public struct NotifierConfiguration: Sendable {
     public var deliveryConcurrency: Int
     /// How long results, dead letters, finished deliveries and emitted alerts are kept.
     public var historyRetention: Duration
+    /// How long to keep collecting results into one batch, recorded in one transaction.
+    public var batchLinger: Duration
 
     public static let eventTypes: Set<String> = [
         ProviderEventType.accountingError, ProviderEventType.crmError,
@@ -100,5 +102,6 @@ public struct NotifierConfiguration: Sendable {
         self.deliveryTimeout = config.milliseconds(forKey: "notifier.deliveryTimeoutMs", default: .seconds(10))
         self.deliveryConcurrency = concurrency
         self.historyRetention = .seconds(historyDays * 86_400)
+        self.batchLinger = config.milliseconds(forKey: "notifier.batchLingerMs", default: .milliseconds(50))
     }
 }

@@ -64,7 +64,8 @@ struct ResultRecorder: Sendable {
 }
 
 /// Turns due alerts into events: published on `alerts.provider-errors`, then put in the outbox of
-/// every endpoint that takes them. A crash between the two publishes the event again with the same id.
+/// every endpoint that takes them, all the alerts due at once together. A crash between the two
+/// publishes the events again with the same ids.
 struct AlertPublisher: Service {
     let store: NotifierStore
     let producer: KafkaProducer
@@ -87,8 +88,10 @@ struct AlertPublisher: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let due = try await store.dueAlerts()
-                for alert in due { try await publish(alert) }
-                if !due.isEmpty { continue }
+                if !due.isEmpty {
+                    try await publish(due)
+                    continue
+                }
             } catch {
                 logger.error("publishing alerts failed; trying again", metadata: ["error": "\(error)"])
             }
@@ -96,7 +99,14 @@ struct AlertPublisher: Service {
         }
     }
 
-    private func publish(_ alert: NotifierStore.DueAlert) async throws {
+    private func publish(_ alerts: [NotifierStore.DueAlert]) async throws {
+        let messages = try alerts.map(message(for:))
+        try await producer.send(messages)
+        try await store.emitted(zip(alerts, messages).map { ($0, $1.value) }, endpoints: endpoints, retryPeriod: retryPeriod)
+        published.increment(by: alerts.count)
+    }
+
+    private func message(for alert: NotifierStore.DueAlert) throws -> KafkaOutgoingMessage {
         let event: JSONValue
         let schema: MessageSchema
         if alert.eventType == ProviderEventType.accountingError || alert.eventType == ProviderEventType.crmError {
@@ -107,12 +117,9 @@ struct AlertPublisher: Service {
             event = JSONValue.parse(Data(alert.summary.utf8)) ?? .null
             schema = .providerCreatedEvent
         }
-        let message = try EventMessages.json(
+        return try EventMessages.json(
             event, topic: Topic.providerErrorAlerts, key: alert.messageKey, id: alert.id, type: alert.eventType,
             source: "/crossbill/notifier", schema: schema, traceParent: "")
-        _ = try await producer.send(message)
-        try await store.emitted(alert, body: message.value, endpoints: endpoints, retryPeriod: retryPeriod)
-        published.increment()
     }
 }
 

@@ -189,20 +189,25 @@ final class NotifierStore: Sendable {
         }
     }
 
-    /// Marks an alert emitted and puts its deliveries in the outbox, in one transaction.
-    func emitted(_ alert: DueAlert, body: [UInt8], endpoints: [WebhookEndpoint], retryPeriod: Duration, now: Date = Date()) async throws {
-        let period = Double(retryPeriod.components.seconds)
+    /// Marks alerts emitted and puts their deliveries (each alert's event as `body`) in the outbox, in
+    /// one transaction.
+    func emitted(_ alerts: [(alert: DueAlert, body: [UInt8])], endpoints: [WebhookEndpoint], retryPeriod: Duration, now: Date = Date()) async throws {
+        let (time, deadline) = (now.timeIntervalSince1970, now.timeIntervalSince1970 + Double(retryPeriod.components.seconds))
         try await database.write { db in
-            for endpoint in endpoints where endpoint.takes(alert.eventType) {
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO outbox (delivery_id, alert_id, endpoint, event_type, body, status, created_at, next_attempt_at, deadline)
-                        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                        """,
-                    arguments: [Self.deliveryID(alert: alert.id, endpoint: endpoint.name), alert.id, endpoint.name, alert.eventType,
-                                Data(body), now.timeIntervalSince1970, now.timeIntervalSince1970, now.timeIntervalSince1970 + period])
+            let deliver = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO outbox (delivery_id, alert_id, endpoint, event_type, body, status, created_at, next_attempt_at, deadline)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                """)
+            let markEmitted = try db.cachedStatement(sql: "UPDATE alerts SET emitted_at = ? WHERE id = ?")
+            for (alert, body) in alerts {
+                for endpoint in endpoints where endpoint.takes(alert.eventType) {
+                    try deliver.execute(arguments: [
+                        Self.deliveryID(alert: alert.id, endpoint: endpoint.name), alert.id, endpoint.name, alert.eventType,
+                        Data(body), time, time, deadline,
+                    ])
+                }
+                try markEmitted.execute(arguments: [time, alert.id])
             }
-            try db.execute(sql: "UPDATE alerts SET emitted_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, alert.id])
         }
     }
 
