@@ -471,7 +471,7 @@ let package = Package(
         .testTarget(
             name: "DeploymentTests",
             dependencies: [
-                "Contract", "Kafka", "ServiceRuntime", "CommandWriting", "NetSuiteClient",
+                "Contract", "Kafka", "ServiceRuntime", "CommandWriting", "NetSuiteClient", "TestSupport",
                 "Ingest", "Transform", "CRMWriter", "ERPWriter", "Notifier",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),

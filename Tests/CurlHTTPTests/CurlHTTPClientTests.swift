@@ -167,7 +167,7 @@ struct CurlHTTPClientTests {
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
                 "-days", "1", "-subj", "/CN=127.0.0.1",
             ])
-            #expect(try await generate.terminate(timeout: .seconds(30)) == 0)
+            #expect(try await generate.waitForExit(timeout: .seconds(30)) == 0)
             let server = try ServiceProcess.system("openssl", arguments: [
                 "s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www",
             ])

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Yams
 
@@ -94,18 +95,13 @@ enum Command {
             try? err.close()
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        if let environment { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let process = try ChildProcess(
+            executable: "/usr/bin/env", arguments: arguments,
+            environment: environment ?? ProcessInfo.processInfo.environment, directory: directory.path,
+            standardOutput: out.fileDescriptor, standardError: err.fileDescriptor)
         process.waitUntilExit()
         return ProcessResult(
-            status: process.terminationStatus,
+            status: process.terminationStatus ?? -1,
             standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }

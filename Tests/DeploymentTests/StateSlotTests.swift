@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// deploy/docker/state-slot: one SQLite store per compose replica inside a shared volume.
@@ -6,22 +7,21 @@ struct StateSlotTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-slot-\(UUID().uuidString)")
 
     /// Starts state-slot with a command that prints the path it was given and then holds the slot.
-    func hold(slots: Int? = nil) throws -> (process: Process, output: URL) {
-        let output = directory.appendingPathComponent("out-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [
-            Repository.url("deploy/docker/state-slot").path, directory.path, "STORE", "service.sqlite",
-            "sh", "-c", "echo \"$STORE\"; exec sleep 60",
-        ]
+    func hold(slots: Int? = nil) throws -> (process: ChildProcess, output: URL) {
+        let outputURL = directory.appendingPathComponent("out-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        defer { try? output.close() }
         var environment = Command.cleanEnvironment
         if let slots { environment["STATE_SLOTS"] = String(slots) }
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return (process, output)
+        let process = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: [
+                Repository.url("deploy/docker/state-slot").path, directory.path, "STORE", "service.sqlite",
+                "sh", "-c", "echo \"$STORE\"; exec sleep 60",
+            ],
+            environment: environment, standardOutput: output.fileDescriptor, standardError: nil)
+        return (process, outputURL)
     }
 
     /// The path the held command printed, once it has.
@@ -37,9 +37,9 @@ struct StateSlotTests {
     @Test("replicas get slots of their own; a freed slot is taken again; with none free it refuses")
     func slots() async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var running: [Process] = []
+        var running: [ChildProcess] = []
         defer {
-            for process in running where process.isRunning { process.terminate() }
+            for process in running { process.send(SIGTERM) }
             for process in running { process.waitUntilExit() }
             try? FileManager.default.removeItem(at: directory)
         }
@@ -59,7 +59,7 @@ struct StateSlotTests {
         #expect(refused.standardError.contains("held by another process"))
 
         // The first replica stops (as a container would): its slot, and the store in it, go to the next.
-        first.process.terminate()
+        first.process.send(SIGTERM)
         first.process.waitUntilExit()
         let third = try hold()
         running.append(third.process)

@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 /// A program started for a test: output captured line by line, stopped by `terminate()` or `kill()`,
-/// or killed at the latest when the value is released.
+/// or killed at the latest when the value is released (by `ChildProcess`).
 public final class ServiceProcess: Sendable {
-    private let process: Process
+    private let process: ChildProcess
     private let lines = LineBuffer()
     public let name: String
 
@@ -20,24 +20,28 @@ public final class ServiceProcess: Sendable {
 
     private init(executable: URL, arguments: [String], environment: [String: String]) throws {
         self.name = executable.lastPathComponent == "env" ? arguments.first ?? "env" : executable.lastPathComponent
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        self.process = process
-        try process.run()
+        var output: [Int32] = [-1, -1]
+        guard pipe(&output) == 0 else { throw ServiceProcessError("cannot make a pipe for \(name): \(String(cString: strerror(errno)))") }
+        let (reading, writing) = (output[0], output[1])
+        defer { close(writing) }
+        do {
+            process = try ChildProcess(
+                executable: executable.path, arguments: arguments,
+                environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                standardOutput: writing, standardError: writing)
+        } catch {
+            close(reading)
+            throw error
+        }
         // A thread of its own reads the output until the end, with blocking reads. A
         // `readabilityHandler` watches the pipe with a dispatch source instead, and libdispatch's
         // event loop crashed now and then in test runs that start many processes.
         // Plain read(2), retried when a signal interrupts it: `FileHandle.availableData` traps on EINTR.
-        let reading = output.fileHandleForReading
         let reader = Thread { [lines] in
+            defer { close(reading) }
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(reading.fileDescriptor, $0.baseAddress, $0.count) }
+                let count = buffer.withUnsafeMutableBytes { read(reading, $0.baseAddress, $0.count) }
                 if count > 0 {
                     lines.append(Data(buffer[..<count]))
                 } else if count < 0, errno == EINTR {
@@ -49,11 +53,6 @@ public final class ServiceProcess: Sendable {
         }
         reader.name = "output of \(name)"
         reader.start()
-    }
-
-    deinit {
-        // A test that failed half-way leaves nothing running.
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     public var output: [String] { lines.all }
@@ -74,27 +73,26 @@ public final class ServiceProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
-                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.send(SIGKILL)
                 throw ServiceProcessError("\(name) did not exit within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         // The last output may still be in the pipe when the process is gone.
         try await Task.sleep(for: .milliseconds(100))
-        return process.terminationStatus
+        return process.terminationStatus ?? -1
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     @discardableResult
     public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        if process.isRunning { process.terminate() }
+        process.send(SIGTERM)
         return try await waitForExit(timeout: timeout)
     }
 
-    /// Kills the process (SIGKILL) and waits for it: for programs that keep the SIGTERM mask the test
-    /// runner's threads pass on to children, which Crossbill's own services reset.
+    /// Kills the process (SIGKILL) and waits for it, as a crash would end it.
     public func kill() async throws {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     }
 
