@@ -12,23 +12,29 @@ struct SourceScope {
         self.element = element ?? root
     }
 
+    /// Walks the path in place rather than splitting it: this runs for every field of every record.
     func value(at path: String) -> JSONValue {
         var current = element
-        var segments = path.split(separator: ".", omittingEmptySubsequences: false)
-        if segments.first == "$" {
-            current = root
-            segments.removeFirst()
-        }
-        for segment in segments {
-            switch current {
-            case .object(let members): current = members[String(segment)] ?? .null
-            case .array(let items):
-                guard let index = Int(segment), items.indices.contains(index) else { return .null }
-                current = items[index]
-            default: return .null
+        var start = path.startIndex
+        var first = true
+        while true {
+            let end = path[start...].firstIndex(of: ".") ?? path.endIndex
+            let segment = path[start..<end]
+            if first, segment == "$" {
+                current = root
+            } else {
+                switch current {
+                case .object(let members): current = members[String(segment)] ?? .null
+                case .array(let items):
+                    guard let index = Int(segment), items.indices.contains(index) else { return .null }
+                    current = items[index]
+                default: return .null
+                }
             }
+            guard end < path.endIndex else { return current }
+            first = false
+            start = path.index(after: end)
         }
-        return current
     }
 
     /// The first of `paths` whose value is neither null nor an empty string.
