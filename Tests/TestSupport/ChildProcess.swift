@@ -76,8 +76,10 @@ public final class ChildProcess: Sendable {
     public func waitUntilExit() {
         guard isRunning else { return }
         var waited: Int32 = 0
-        while waitpid(pid, &waited, 0) < 0, errno == EINTR {}
-        status.withLock { $0 = waited }
+        var reaped: pid_t
+        repeat { reaped = waitpid(pid, &waited, 0) } while reaped < 0 && errno == EINTR
+        // Otherwise `isRunning`, on another thread, reaped it first and kept its status.
+        if reaped == pid { status.withLock { $0 = $0 ?? waited } }
     }
 
     /// The exit code, or the number of the signal that ended the program; nil while it runs.
